@@ -1,0 +1,3 @@
+from mailtop.cli import main
+
+raise SystemExit(main())
