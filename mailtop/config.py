@@ -112,6 +112,8 @@ class SmtpConfig:
     """Implicit-TLS submission (465); 0 when not offered."""
     helo_name: str = "mailtop.localdomain"
     allow_self_signed: bool = False
+    tls_name: str = ""
+    """Name the certificate must match (TLS check). Empty: ``host``."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ class ImapConfig:
     port: int = 143
     tls_port: int = 993
     allow_self_signed: bool = False
+    tls_name: str = ""
+    """Name the certificate must match (TLS check). Empty: ``host``."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ class Pop3Config:
     port: int = 110
     tls_port: int = 995
     allow_self_signed: bool = False
+    tls_name: str = ""
+    """Name the certificate must match (TLS check). Empty: ``host``."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,10 @@ class RefreshConfig:
     quota: float = 30.0
     health: float = 60.0
     dns: float = 300.0
+    tls: float = 900.0
+    """Seconds between TLS checks (handshakes, certificate expiry) in the dashboard."""
+    relay: float = 900.0
+    """Seconds between open-relay probes in the dashboard."""
 
 
 @dataclass(frozen=True)
