@@ -74,7 +74,8 @@ def _flags(args: argparse.Namespace) -> Layer:
     return layer
 
 
-def show_config(cfg: Config, out=sys.stdout) -> None:
+def show_config(cfg: Config, out=None) -> None:
+    out = out or sys.stdout
     if cfg.config_file:
         print(f"# config file: {cfg.config_file}", file=out)
     else:
