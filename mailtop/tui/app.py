@@ -1,54 +1,229 @@
-"""The Textual application: a thin shell that mounts one panel per module of this package."""
+"""The Textual application: a thin shell around one panel per module of ``mailtop.tui.panels``.
+
+The app owns the collectors (:mod:`mailtop.tui.collect`), hands their snapshots to the panels that
+listen to them, switches panels (one key each, a tab bar for the mouse), and runs actions through
+the confirmation screen. Everything a panel shows is drawn by the panel's own module.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Footer, Header, Static
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from mailtop import __version__
 from mailtop.config import Config
+from mailtop.tui.collect import Poller, Source, SourceUpdated
+from mailtop.tui.modals import ConfirmScreen, HelpScreen
+from mailtop.tui.panel import Context, Panel
+from mailtop.tui.panels import PANELS
+from mailtop.tui.text import literal
+
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
+
+
+def read_only_reason(cfg: Config, euid: int | None = None) -> str:
+    """Why actions are disabled, or "" when they are allowed."""
+    if cfg.general.read_only:
+        return "read-only mode (--read-only or general.read_only): actions are disabled"
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0:
+        return "read-only: not running as root (postsuper and postalias need root); actions are disabled"
+    return ""
 
 
 class MailtopApp(App[int]):
     """mailtop's dashboard."""
 
     TITLE = "mailtop"
-    BINDINGS = [
+    CSS_PATH = "mailtop.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("t", "toggle_theme", "Theme"),
+        Binding("ctrl+r", "refresh_now", "Refresh now", key_display="^R", show=False),
+        *[
+            Binding(str(i + 1), f"show_panel('{cls.panel_id()}')", cls.TITLE, show=False)
+            for i, cls in enumerate(PANELS)
+        ],
     ]
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        sources: Sequence[Source] | None = None,
+        unavailable: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        read_only: str | None = None,
+        start_collectors: bool = True,
+    ) -> None:
         super().__init__()
         self.config = config
-        self.sub_title = f"{config.general.hostname or 'localhost'} - v{__version__}"
-        if config.general.theme == "light":
-            self.theme = "textual-light"
+        if sources is None:
+            from mailtop.tui.sources import build_sources
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="body"):
-            yield Static(self._summary(), id="config-summary", markup=False)
-        yield Footer()
-
-    def _summary(self) -> str:
-        cfg = self.config
-        logs = ", ".join(str(p) for p in cfg.logs.files) or "(journal)" if cfg.logs.journal else "none"
-        return (
-            f"Postfix config: {cfg.postfix.config_dir}\n"
-            f"Mail log: {logs}\n"
-            f"SMTP {cfg.smtp.host}:{cfg.smtp.port}  IMAP {cfg.imap.host}:{cfg.imap.port}  "
-            f"POP3 {cfg.pop3.host}:{cfg.pop3.port}\n"
-            f"Domains: {', '.join(cfg.dns.domains) or 'none configured'}"
+            built, missing = build_sources(config)
+            sources, unavailable = built, {**missing, **(unavailable or {})}
+        self.ctx = Context(
+            config=config,
+            read_only_reason=read_only_reason(config) if read_only is None else read_only,
+            clock=clock,
+            unavailable=dict(unavailable or {}),
         )
+        self.poller = Poller(self, list(sources), clock=clock)
+        self.start_collectors = start_collectors
+        self.panels: list[Panel] = [cls(self.ctx) for cls in PANELS]
+        self.theme = THEMES.get(config.general.theme, "textual-dark")
+        self.sub_title = f"{config.general.hostname or 'localhost'} - v{__version__}"
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        self.topbar = Static(self._topbar(), id="topbar")
+        yield self.topbar
+        self.tabs = TabbedContent(id="panels", initial=self.panels[0].id)
+        with self.tabs:
+            for i, panel in enumerate(self.panels):
+                with TabPane(f"{i + 1} {panel.TITLE}", id=panel.id):
+                    yield panel
+        yield Footer(compact=True)
+
+    def _topbar(self) -> Text:
+        cfg = self.config
+        bar = Text.assemble(("mailtop ", "bold"), literal(cfg.general.hostname or "localhost"))
+        stale = [s.name for s in self.poller.snapshots.values() if s.stale]
+        if stale:
+            bar.append("  STALE: " + ", ".join(stale), style="bold reverse")
+        if self.ctx.read_only:
+            bar.append("  READ-ONLY", style="bold")
+        return bar
+
+    def on_mount(self) -> None:
+        self.current_panel.set_shown(True)
+        if self.start_collectors:
+            self.poller.start()
+
+    @property
+    def current_panel(self) -> Panel:
+        active = self.tabs.active
+        return next((p for p in self.panels if p.id == active), self.panels[0])
+
+    def panel(self, panel_id: str) -> Panel:
+        return next(p for p in self.panels if p.panel_id() == panel_id)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        active = event.pane.id
+        for p in self.panels:
+            p.set_shown(p.id == active)
+
+    # ------------------------------------------------------------------ data
+    def on_source_updated(self, message: SourceUpdated) -> None:
+        snap = message.snapshot
+        for p in self.panels:
+            if snap.name in p.SOURCES:
+                p.take(snap)
+        if message.failed_now:
+            self.notify(
+                f"{snap.name}: {snap.error}\nShowing the last good data (marked STALE).",
+                title="collector failed", severity="error", timeout=8, markup=False,
+            )
+        elif message.recovered:
+            self.notify(f"{snap.name}: working again", title="collector recovered", timeout=4, markup=False)
+        self.topbar.update(self._topbar())
+
+    def refresh_source(self, *names: str) -> None:
+        for name in names:
+            self.poller.poke(name)
+
+    # ------------------------------------------------------------------ actions
+    def action_show_panel(self, panel_id: str) -> None:
+        self.tabs.active = f"panel-{panel_id}"
+        self.panel(panel_id).focus_body()
 
     def action_help(self) -> None:
-        self.action_show_help_panel()
+        sections: list[tuple[str, Sequence[Binding]]] = [("Everywhere", [b for b in self._bindings_of(self)])]
+        for i, p in enumerate(self.panels):
+            sections.append((f"{i + 1}  {p.TITLE} - {p.DESCRIPTION}", self._bindings_of(p)))
+        intro = self.ctx.read_only_reason
+        self.push_screen(HelpScreen(sections, intro=intro))
+
+    @staticmethod
+    def _bindings_of(node: Any) -> list[Binding]:
+        out = []
+        for b in node.BINDINGS:
+            if isinstance(b, Binding):
+                out.append(b)
+            else:
+                out.append(Binding(*b))
+        return out
+
+    def action_filter(self) -> None:
+        self.current_panel.open_filter()
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES["light"] if self.theme == THEMES["dark"] else THEMES["dark"]
+
+    def action_refresh_now(self) -> None:
+        self.refresh_source(*self.current_panel.SOURCES)
+
+    def confirm_and_run(
+        self,
+        title: str,
+        argvs: Sequence[Sequence[str]],
+        run: Callable[[], str],
+        *,
+        detail: str = "",
+        refresh: Sequence[str] = (),
+        done: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        """Show the exact command(s); when confirmed, ``run()`` in a thread; report the outcome."""
+        if self.ctx.read_only:
+            self.notify(self.ctx.read_only_reason, title="read-only", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(title, run, tuple(refresh), done)
+            else:
+                self.notify(f"{title}: cancelled", timeout=3, markup=False)
+
+        self.push_screen(ConfirmScreen(title, argvs, detail), answered)
+
+    @work(thread=True, group="actions")
+    def _run_action(
+        self, title: str, run: Callable[[], str], refresh: tuple[str, ...],
+        done: Callable[[bool, str], None] | None,
+    ) -> None:
+        try:
+            outcome = run() or "done"
+            ok = True
+        except Exception as exc:  # noqa: BLE001 - the operator sees the failure
+            outcome, ok = f"{exc.__class__.__name__}: {exc}", False
+        self.call_from_thread(self._action_finished, title, ok, outcome, refresh, done)
+
+    def _action_finished(
+        self, title: str, ok: bool, outcome: str, refresh: tuple[str, ...],
+        done: Callable[[bool, str], None] | None,
+    ) -> None:
+        self.notify(f"{title}: {outcome}", title="done" if ok else "failed",
+                    severity="information" if ok else "error", timeout=6 if ok else 12, markup=False)
+        self.refresh_source(*refresh)
+        if done is not None:
+            done(ok, outcome)
 
 
 def run_app(config: Config) -> int:
     app = MailtopApp(config)
     app.run()
     return app.return_code or 0
+
+

@@ -1,0 +1,235 @@
+"""A log viewer widget (Line API): keeps the last N lines, follows the tail, pauses when scrolled up.
+
+Rendering draws only the visible lines, so it costs the same for 500 or 50,000 kept lines. While the
+cursor sits on the last line the view follows new lines; moving up (keys, mouse wheel) pauses it and
+counts the lines that arrived since ("+N new lines"); End or ``f`` resumes. Each line is kept as a
+display-safe ``Text`` (see :mod:`mailtop.tui.text`) plus its plain text for filtering.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from mailtop.tui.text import clean
+
+# Display colouring only (which words to highlight); classifying deliveries is the parser's job.
+_STATUS_STYLES = [
+    (re.compile(r"status=sent|\bsaved mail to\b|\bstored mail into mailbox\b"), "green"),
+    (re.compile(r"status=deferred|\bwarning:"), "yellow"),
+    (re.compile(r"status=bounced|status=expired|\breject:|\bNOQUEUE\b|\b(?:fatal|panic|error):|auth failed|"
+                r"authentication failed"), "red"),
+]
+
+
+def status_style(plain: str) -> str:
+    for pattern, style in _STATUS_STYLES:
+        if pattern.search(plain):
+            return style
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    plain: str
+    """The line, display-safe (escape sequences removed, controls visible)."""
+    style: str
+    item: Any = None
+    """What the source gave us for this line (a parsed event, or the raw string)."""
+
+    @property
+    def text(self) -> Text:
+        return Text(self.plain, style=self.style, no_wrap=True, end="")
+
+
+@lru_cache(maxsize=64)
+def _style(name: str) -> Style:
+    return Style.parse(name) if name else Style()
+
+
+def line_of(item: Any) -> str:
+    """The text of one item from the log source: a string, or a record with ``raw``/``line``."""
+    if isinstance(item, str):
+        return item
+    for attr in ("raw", "line", "text"):
+        value = getattr(item, attr, None)
+        if isinstance(value, str):
+            return value
+    return str(item)
+
+
+class LogView(ScrollView, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "top", "Top", show=False),
+        Binding("end,G", "follow", "End: follow", show=False),
+        Binding("enter", "pick", "Trace line"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"logview--cursor"}
+    DEFAULT_CSS = """
+    LogView { height: 1fr; }
+    LogView > .logview--cursor { background: $accent 40%; }
+    """
+
+    following: reactive[bool] = reactive(True)
+    pending: reactive[int] = reactive(0)
+
+    class Picked(Message):
+        def __init__(self, line: LogLine) -> None:
+            super().__init__()
+            self.line = line
+
+    class State(Message):
+        """Following or paused changed, or the count of waiting lines changed."""
+
+        def __init__(self, following: bool, pending: int) -> None:
+            super().__init__()
+            self.following = following
+            self.pending = pending
+
+    def __init__(self, max_lines: int = 5000, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.max_lines = max(100, max_lines)
+        self.lines: list[LogLine] = []
+        self.view: list[LogLine] = []
+        self.needle = ""
+        self.cursor = -1
+        self.total = 0
+
+    # ------------------------------------------------------------- data
+    def append(self, items: list[Any]) -> None:
+        new = []
+        for item in items:
+            plain = clean(line_of(item)).rstrip("\n")
+            new.append(LogLine(plain, getattr(item, "style", "") or status_style(plain), item))
+        if not new:
+            return
+        self.total += len(new)
+        self.lines.extend(new)
+        shown = [ln for ln in new if self._match(ln)]
+        self.view.extend(shown)
+        trim = len(self.lines) - self.max_lines
+        if trim > self.max_lines // 5:  # trim in chunks, not on every line
+            dropped = self.lines[:trim]
+            del self.lines[:trim]
+            drop_view = sum(1 for ln in dropped if self._match(ln)) if self.needle else trim
+            drop_view = min(drop_view, len(self.view))
+            del self.view[:drop_view]
+            self.cursor = max(0, self.cursor - drop_view)
+        if self.following:
+            self.cursor = len(self.view) - 1
+        elif shown:
+            self.pending += len(shown)
+        self._resize()
+        if self.following:
+            self.scroll_to(y=max(0, len(self.view) - self.size.height), animate=False)
+        self.refresh()
+
+    def set_filter(self, needle: str) -> None:
+        self.needle = needle.lower()
+        self.view = [ln for ln in self.lines if self._match(ln)]
+        self.cursor = len(self.view) - 1 if self.following else min(self.cursor, len(self.view) - 1)
+        self._resize()
+        self._scroll_to_cursor()
+        self.refresh()
+
+    def _match(self, line: LogLine) -> bool:
+        return not self.needle or self.needle in line.plain.lower()
+
+    def _resize(self) -> None:
+        width = max((len(ln.plain) for ln in self.view[-200:]), default=0)
+        self.virtual_size = Size(max(width, self.size.width), len(self.view))
+
+    # ------------------------------------------------------------- rendering
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        idx = scroll_y + y
+        width = self.size.width
+        base = self.rich_style
+        if idx < 0 or idx >= len(self.view):
+            return Strip.blank(width, base)
+        line = self.view[idx]
+        strip = Strip([Segment(line.plain, base + _style(line.style))], cell_len(line.plain))
+        strip = strip.crop_extend(scroll_x, scroll_x + width, base)
+        if idx == self.cursor:
+            strip = strip.apply_style(self.get_component_rich_style("logview--cursor"))
+        return strip
+
+    # ------------------------------------------------------------- movement
+    def _set_following(self, following: bool) -> None:
+        if following:
+            self.pending = 0
+        self.following = following
+
+    def watch_following(self) -> None:
+        self.post_message(self.State(self.following, self.pending))
+
+    def watch_pending(self) -> None:
+        self.post_message(self.State(self.following, self.pending))
+
+    def _scroll_to_cursor(self) -> None:
+        h = max(1, self.size.height)
+        top = int(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + h:
+            self.scroll_to(y=self.cursor - h + 1, animate=False)
+
+    def action_cursor(self, delta: int) -> None:
+        if not self.view:
+            return
+        self.cursor = min(max(0, self.cursor + delta), len(self.view) - 1)
+        self._set_following(self.cursor == len(self.view) - 1)
+        self._scroll_to_cursor()
+        self.refresh()
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.size.height - 1))
+
+    def action_top(self) -> None:
+        self.action_cursor(-len(self.view))
+
+    def action_follow(self) -> None:
+        self.cursor = len(self.view) - 1
+        self._set_following(True)
+        self.scroll_to(y=max(0, len(self.view) - self.size.height), animate=False)
+        self.refresh()
+
+    def action_pick(self) -> None:
+        if 0 <= self.cursor < len(self.view):
+            self.post_message(self.Picked(self.view[self.cursor]))
+
+    def on_mouse_scroll_up(self, event: Any) -> None:
+        # wheel up: the user wants to read; stop following
+        if self.following and len(self.view) > self.size.height:
+            self._set_following(False)
+            self.cursor = max(0, int(self.scroll_y) + self.size.height - 2)
+
+    async def on_click(self, event: Any) -> None:
+        idx = int(self.scroll_y) + event.y
+        if 0 <= idx < len(self.view):
+            self.cursor = idx
+            self._set_following(idx == len(self.view) - 1)
+            self.refresh()
+
+    def cursor_line(self) -> LogLine | None:
+        return self.view[self.cursor] if 0 <= self.cursor < len(self.view) else None
+
+
+
