@@ -1,0 +1,604 @@
+"""The registry of health checks and the runner shared by ``mailtop --check`` and the dashboard.
+
+A :class:`Check` has a stable id (every finding it yields has an id equal to or below it, e.g. check
+``tls.imaps`` yields ``tls.imaps``; check ``dns`` yields ``dns.mx.lab.test``), its own timeout, the
+checks it depends on, and how often the dashboard should run it. :func:`run_checks` runs the selected
+checks concurrently on one event loop and returns a :class:`CheckRun` whose results are in registry order,
+whatever order they finished in.
+
+Rules the runner enforces, so a check author cannot get them wrong:
+
+- a check that raises becomes one UNKNOWN finding carrying the error; the others still run;
+- a check that overruns its timeout becomes one UNKNOWN finding ("no result within N s");
+- a *prerequisite* that is down (its worst finding is CRITICAL, or it timed out or raised) turns each
+  dependant into one UNKNOWN finding "skipped: <prerequisite> is down" instead of letting every dependant
+  wait out its own timeout against a dead service;
+- a finding whose id is not below its check's id is renamed ``<check id>.<finding id>``, so ids stay
+  unique and ``--only``/``--skip`` can select them.
+
+Selection (``--only``/``--skip``): an id selects itself and everything below it (``tls`` selects
+``tls.smtp`` and ``tls.imaps``; ``tls.smtp`` does not select ``tls.smtps``). Prerequisites of a selected
+check run even when not selected, for gating, but their findings are not reported. A skipped prerequisite
+does not run and gates nothing.
+
+Blocking work (file reads, programs run with a timeout) runs in daemon threads via :func:`in_thread`, so
+a hung read can time out without keeping the process alive at exit.
+
+Nothing here imports Textual or any heavy module at import time; collectors are imported inside checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import importlib
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from mailtop.config import Config, parse_hostport
+from mailtop.model import Finding, Status, worst
+
+T = TypeVar("T")
+
+CheckFunc = Callable[[Config], Awaitable[Sequence[Finding]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One entry of the registry."""
+
+    id: str
+    """Stable id; every finding of this check has this id or one below it."""
+    title: str
+    """Short human name, used in "skipped: <title> is down"."""
+    func: CheckFunc
+    timeout: float
+    """Seconds before the runner gives up on this check (a backstop: checks use shorter inner timeouts)."""
+    depends: tuple[str, ...] = ()
+    """Ids of prerequisite checks; when one is down this check is skipped."""
+    refresh: float = 60.0
+    """Seconds between runs in the dashboard."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What one check produced in one run."""
+
+    check: str
+    findings: tuple[Finding, ...]
+    state: str
+    """``ran``, ``timeout``, ``error`` or ``skipped``."""
+    started: float
+    """``time.perf_counter()`` when it started (skipped: when it was skipped)."""
+    elapsed: float
+    reported: bool = True
+    """False for a prerequisite that ran only to gate the selected checks."""
+
+    @property
+    def status(self) -> Status:
+        return worst([f.status for f in self.findings])
+
+    @property
+    def down(self) -> bool:
+        """As a prerequisite: is what it checks down?"""
+        return self.state in ("timeout", "error", "skipped") or self.status is Status.CRITICAL
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """One run of the selected checks."""
+
+    host: str
+    time: float
+    """Wall-clock start (``time.time()``)."""
+    started: float
+    """``time.perf_counter()`` at the start of the run."""
+    wall: float
+    """Seconds from start to the last result."""
+    results: tuple[CheckResult, ...]
+    notes: tuple[Finding, ...] = ()
+    """Findings about the run itself (an ``--only`` id that matches nothing)."""
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Reported findings, in registry order."""
+        out = [f for r in self.results if r.reported for f in r.findings]
+        return out + list(self.notes)
+
+    @property
+    def status(self) -> Status:
+        return worst([f.status for f in self.findings]) if self.findings else Status.UNKNOWN
+
+    def slowest(self) -> CheckResult | None:
+        ran = [r for r in self.results if r.state != "skipped"]
+        return max(ran, key=lambda r: r.elapsed, default=None)
+
+
+# --------------------------------------------------------------------------- helpers for checks
+
+
+async def in_thread(func: Callable[..., T], *args: Any) -> T:
+    """Run blocking ``func(*args)`` in a daemon thread and await it.
+
+    Unlike ``asyncio.to_thread`` the thread never keeps the process alive: when the check times out, the
+    runner stops waiting and the process can exit even if the read is stuck (a dead NFS mount).
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def _set(value: Any, exc: BaseException | None) -> None:
+        if fut.done():
+            return
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
+
+    def _target() -> None:
+        try:
+            value = func(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting check, which reports it
+            _safe_call(loop, _set, None, exc)
+        else:
+            _safe_call(loop, _set, value, None)
+
+    threading.Thread(target=_target, name=f"mailtop-check-{getattr(func, '__name__', 'work')}", daemon=True).start()
+    return await fut
+
+
+def _safe_call(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:
+        # the loop has closed: the check timed out long ago and nobody waits for this result
+        return
+
+
+def not_available(check_id: str, what: str, module: str) -> list[Finding]:
+    return [
+        Finding(
+            id=check_id,
+            status=Status.UNKNOWN,
+            summary=f"{what}: not available yet",
+            details=f"the module {module} is not built in this version of mailtop",
+            hint="update mailtop, or skip this check with --skip " + check_id,
+        )
+    ]
+
+
+def import_optional(module: str) -> Any | None:
+    """Import ``module``; None when it (not one of its own imports) does not exist."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+# --------------------------------------------------------------------------- prerequisites
+
+
+async def _dns_resolver(cfg: Config) -> list[Finding]:
+    """The configured nameservers answer at all (any response code counts; a timeout does not)."""
+    import dns.asyncquery
+    import dns.exception
+    import dns.message
+    import dns.rdatatype
+
+    servers: list[tuple[str, int]] = []
+    if cfg.dns.nameservers:
+        servers = [parse_hostport(s, 53) for s in cfg.dns.nameservers]
+        source = "dns.nameservers"
+    else:
+        import dns.resolver
+
+        try:
+            sys_resolver = dns.resolver.Resolver()
+        except dns.resolver.NoResolverConfiguration as exc:
+            return [
+                Finding(
+                    "dns.resolver",
+                    Status.CRITICAL,
+                    "no nameserver configured",
+                    details=str(exc),
+                    hint="set dns.nameservers, or fix /etc/resolv.conf",
+                )
+            ]
+        servers = [(str(ns), int(sys_resolver.port)) for ns in sys_resolver.nameservers]
+        source = "the system resolver"
+    qname = (cfg.dns.domains[0] if cfg.dns.domains else ".").rstrip(".") + "."
+    timeout = cfg.dns.timeout
+
+    async def ask(host: str, port: int) -> tuple[str, float, str]:
+        t0 = time.perf_counter()
+        query = dns.message.make_query(qname, dns.rdatatype.SOA)
+        try:
+            response = await dns.asyncquery.udp(query, host, port=port, timeout=timeout)
+        except dns.exception.Timeout:
+            return f"{host}:{port}", -1.0, f"no answer within {timeout:g} s"
+        except OSError as exc:
+            return f"{host}:{port}", -1.0, f"error: {exc.strerror or exc}"
+        rcode = dns.rcode.to_text(response.rcode())
+        return f"{host}:{port}", time.perf_counter() - t0, rcode
+
+    import dns.rcode
+
+    answers = await asyncio.gather(*(ask(h, p) for h, p in servers))
+    up = [a for a in answers if a[1] >= 0]
+    lines = [f"{name}: {f'{rtt * 1000:.1f} ms, {what}' if rtt >= 0 else what}" for name, rtt, what in answers]
+    details = f"SOA {qname} asked of each nameserver from {source}\n" + "\n".join(lines)
+    if not up:
+        return [
+            Finding(
+                "dns.resolver",
+                Status.CRITICAL,
+                f"no DNS answer from {', '.join(a[0] for a in answers) or 'any nameserver'}",
+                details=details,
+                hint="start or fix the resolver (a caching resolver on each mail server, e.g. unbound), "
+                "or point dns.nameservers at one that answers",
+            )
+        ]
+    best = min(a[1] for a in up)
+    status = Status.OK if len(up) == len(answers) else Status.WARNING
+    summary = (
+        f"{len(up)}/{len(answers)} nameservers answer ({best * 1000:.0f} ms)"
+        if status is Status.WARNING
+        else f"nameserver answers: {', '.join(a[0] for a in up)} ({best * 1000:.0f} ms)"
+    )
+    return [
+        Finding(
+            "dns.resolver",
+            status,
+            summary,
+            details=details,
+            hint="" if status is Status.OK else "a nameserver in dns.nameservers does not answer",
+            metrics=(),
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- checks wired to other modules
+
+
+async def _dns(cfg: Config) -> Sequence[Finding]:
+    mod = import_optional("mailtop.health.dns")
+    if mod is None:
+        return _not_built("dns", "DNS and MX checks", "mailtop.health.dns")
+    return await mod.dns_findings(cfg)
+
+
+async def _relay(cfg: Config) -> Sequence[Finding]:
+    mod = import_optional("mailtop.health.relay")
+    if mod is None:
+        return _not_built("relay", "open relay checks", "mailtop.health.relay")
+    return await mod.relay_findings(cfg)
+
+
+def _not_built(check_id: str, what: str, module: str) -> list[Finding]:
+    return [
+        Finding(
+            id=check_id,
+            status=Status.UNKNOWN,
+            summary=f"{what}: not built",
+            details=f"the module {module} is missing from this installation",
+            hint=f"install a complete mailtop, or skip this check with --skip {check_id}",
+        )
+    ]
+
+
+async def _queue(cfg: Config) -> Sequence[Finding]:
+    return not_available("queue", "queue check", "mailtop.mta (summarize)")
+
+
+async def _log(cfg: Config) -> Sequence[Finding]:
+    return not_available("log", "mail log check", "mailtop.logs (rates over a window)")
+
+
+async def _aliases(cfg: Config) -> Sequence[Finding]:
+    return not_available("aliases", "aliases check", "mailtop.ops.aliases")
+
+
+async def _postfix(cfg: Config) -> Sequence[Finding]:
+    from mailtop.health import system
+
+    return await system.postfix_findings(cfg)
+
+
+async def _dovecot(cfg: Config) -> Sequence[Finding]:
+    from mailtop.health import system
+
+    return await system.dovecot_findings(cfg)
+
+
+def _port_check(service: str) -> CheckFunc:
+    async def run(cfg: Config) -> Sequence[Finding]:
+        from mailtop.health import system
+
+        return await system.port_findings(cfg, service)
+
+    run.__name__ = f"port_{service}"
+    return run
+
+
+def _tls_check(service: str) -> CheckFunc:
+    async def run(cfg: Config) -> Sequence[Finding]:
+        from mailtop.health import tls
+
+        return await tls.tls_findings(cfg, service)
+
+    run.__name__ = f"tls_{service}"
+    return run
+
+
+async def _quota(cfg: Config) -> Sequence[Finding]:
+    from mailtop.health import quota
+
+    return await quota.quota_findings(cfg)
+
+
+async def _storage(cfg: Config) -> Sequence[Finding]:
+    from mailtop.health import quota
+
+    return await quota.storage_findings(cfg)
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+# service -> (config section, port attribute, owning daemon check)
+SERVICES: dict[str, tuple[str, str, str]] = {
+    "smtp": ("smtp", "port", "system.postfix"),
+    "submission": ("smtp", "submission_port", "system.postfix"),
+    "smtps": ("smtp", "smtps_port", "system.postfix"),
+    "imap": ("imap", "port", "system.dovecot"),
+    "imaps": ("imap", "tls_port", "system.dovecot"),
+    "pop3": ("pop3", "port", "system.dovecot"),
+    "pop3s": ("pop3", "tls_port", "system.dovecot"),
+}
+TLS_SERVICES = ("smtp", "submission", "smtps", "imaps", "pop3s")
+
+
+def service_endpoint(cfg: Config, service: str) -> tuple[str, int]:
+    """(host, port) of a service from the config; port 0 means "not offered"."""
+    section, attr, _ = SERVICES[service]
+    sec = getattr(cfg, section)
+    return sec.host, int(getattr(sec, attr))
+
+
+def registry(cfg: Config) -> list[Check]:
+    """Every check, in the order reports show them. Services whose port is 0 are not offered."""
+    t = cfg.general.timeout
+    checks = [
+        Check("system.postfix", "Postfix", _postfix, timeout=t + 1, refresh=cfg.refresh.health),
+        Check("system.dovecot", "Dovecot", _dovecot, timeout=t + 1, refresh=cfg.refresh.health),
+        Check("dns.resolver", "the DNS resolver", _dns_resolver, timeout=cfg.dns.timeout + 1, refresh=cfg.refresh.dns),
+    ]
+    for service, (_, _, daemon) in SERVICES.items():
+        if service_endpoint(cfg, service)[1] > 0:
+            checks.append(
+                Check(
+                    f"system.{service}",
+                    f"{service} port",
+                    _port_check(service),
+                    timeout=t + 1,
+                    depends=(daemon,),
+                    refresh=cfg.refresh.health,
+                )
+            )
+    for service in TLS_SERVICES:
+        if service_endpoint(cfg, service)[1] > 0:
+            daemon = SERVICES[service][2]
+            checks.append(
+                Check(
+                    f"tls.{service}",
+                    f"TLS on {service}",
+                    _tls_check(service),
+                    timeout=2 * t + 1,
+                    depends=(daemon,),
+                    refresh=cfg.refresh.tls,
+                )
+            )
+    # DNS and relay: a few dozen queries / an SMTP conversation per target, each with its own timeout.
+    checks += [
+        Check("dns", "DNS and MX", _dns, timeout=3 * cfg.dns.timeout + 2, depends=("dns.resolver",),
+              refresh=cfg.refresh.dns),
+        Check("relay", "open relay", _relay, timeout=2 * t + 2, depends=("system.postfix",), refresh=cfg.refresh.relay),
+        Check("queue", "mail queue", _queue, timeout=t + 5, depends=("system.postfix",), refresh=cfg.refresh.queue),
+        Check("log", "mail log", _log, timeout=t + 5, refresh=cfg.refresh.log),
+        Check("quota", "mailbox quota", _quota, timeout=t + 2, refresh=cfg.refresh.quota),
+        Check("storage", "mail store space", _storage, timeout=t + 1, refresh=cfg.refresh.quota),
+        Check("aliases", "aliases", _aliases, timeout=t + 2, refresh=cfg.refresh.health),
+    ]
+    return checks
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def id_matches(item: str, prefix: str) -> bool:
+    """``prefix`` selects ``item`` when equal or ``item`` is below it (``tls`` -> ``tls.smtp``)."""
+    return item == prefix or item.startswith(prefix + ".")
+
+
+def split_ids(text: str | Iterable[str] | None) -> list[str]:
+    if not text:
+        return []
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    return [p.strip().strip(".") for p in parts if p.strip().strip(".")]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+
+    def check_selected(self, check_id: str) -> bool:
+        """Run this check for reporting? (A filter below a check id selects the check; its findings
+        are filtered by :meth:`finding_selected`.)"""
+        if any(id_matches(check_id, s) for s in self.skip):
+            return False
+        if not self.only:
+            return True
+        return any(id_matches(check_id, o) or id_matches(o, check_id) for o in self.only)
+
+    def finding_selected(self, finding_id: str) -> bool:
+        if any(id_matches(finding_id, s) for s in self.skip):
+            return False
+        return not self.only or any(id_matches(finding_id, o) for o in self.only)
+
+
+def _selection_notes(checks: list[Check], sel: Selection) -> list[Finding]:
+    notes = []
+    ids = [c.id for c in checks]
+    for o in sel.only:
+        if not any(id_matches(c, o) or id_matches(o, c) for c in ids):
+            known = sorted({c.split(".")[0] for c in ids} | set(ids))
+            close = difflib.get_close_matches(o, known, n=1, cutoff=0.6)
+            notes.append(
+                Finding(
+                    "mailtop.selection",
+                    Status.UNKNOWN,
+                    f"--only {o!r} matches no check" + (f" (did you mean {close[0]!r}?)" if close else ""),
+                    details="known checks: " + ", ".join(ids),
+                    hint="fix the --only list",
+                )
+            )
+    return notes
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+def _ensure_below(check_id: str, findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    from dataclasses import replace
+
+    out = []
+    for f in findings:
+        if not isinstance(f, Finding):
+            raise TypeError(f"check {check_id} returned {type(f).__name__}, not Finding")
+        if not id_matches(f.id, check_id):
+            f = replace(f, id=f"{check_id}.{f.id}")
+        out.append(f)
+    return tuple(out)
+
+
+def _error_finding(check: Check, exc: BaseException) -> Finding:
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+    return Finding(
+        id=check.id,
+        status=Status.UNKNOWN,
+        summary=f"{check.title}: check failed: {type(exc).__name__}: {exc}"[:300],
+        details=f"{type(exc).__name__}: {exc}{where}",
+        hint="this is a bug in mailtop or an unexpected system state; the other checks still ran",
+        data={"error": f"{type(exc).__name__}: {exc}"},
+    )
+
+
+async def _run_one(check: Check, cfg: Config, prereqs: list[asyncio.Task[CheckResult]], reported: bool,
+                   titles: dict[str, str]) -> CheckResult:
+    if prereqs:
+        results = await asyncio.gather(*prereqs)
+        down = [r for r in results if r.down]
+        if down:
+            names = ", ".join(f"{titles.get(r.check, r.check)} ({r.check})" for r in down)
+            return CheckResult(
+                check.id,
+                (
+                    Finding(
+                        check.id,
+                        Status.UNKNOWN,
+                        f"skipped: {names} is down",
+                        details="a prerequisite of this check is down; see its finding",
+                        hint="fix the prerequisite first",
+                        data={"skipped_because": [r.check for r in down]},
+                    ),
+                ),
+                state="skipped",
+                started=time.perf_counter(),
+                elapsed=0.0,
+                reported=reported,
+            )
+    t0 = time.perf_counter()
+    try:
+        async with asyncio.timeout(check.timeout):
+            findings = await check.func(cfg)
+        out = _ensure_below(check.id, findings)
+        state = "ran"
+    except TimeoutError:
+        out = (
+            Finding(
+                check.id,
+                Status.UNKNOWN,
+                f"{check.title}: no result within {check.timeout:g} s",
+                details="the check was stopped at its timeout",
+                hint="something it talks to hangs; see the related findings",
+            ),
+        )
+        state = "timeout"
+    except Exception as exc:  # noqa: BLE001 - a failing check becomes a visible UNKNOWN finding, by design
+        out = (_error_finding(check, exc),)
+        state = "error"
+    return CheckResult(check.id, out, state=state, started=t0, elapsed=time.perf_counter() - t0, reported=reported)
+
+
+async def run_checks(
+    cfg: Config,
+    only: str | Iterable[str] | None = None,
+    skip: str | Iterable[str] | None = None,
+    checks: list[Check] | None = None,
+) -> CheckRun:
+    """Run the selected checks concurrently; results in registry order."""
+    t0 = time.perf_counter()
+    wall_time = time.time()
+    all_checks = registry(cfg) if checks is None else checks
+    sel = Selection(tuple(split_ids(only)), tuple(split_ids(skip)))
+    by_id = {c.id: c for c in all_checks}
+    titles = {c.id: c.title for c in all_checks}
+    wanted = [c for c in all_checks if sel.check_selected(c.id)]
+    # prerequisites of wanted checks run too (unless skipped), reported only if wanted themselves
+    needed: dict[str, bool] = {}
+
+    def need(check: Check, reported: bool) -> None:
+        for dep in check.depends:
+            if dep in by_id and not any(id_matches(dep, s) for s in sel.skip) and dep not in needed:
+                needed[dep] = False
+                need(by_id[dep], False)
+        needed[check.id] = needed.get(check.id, False) or reported
+
+    for c in wanted:
+        need(c, True)
+    tasks: dict[str, asyncio.Task[CheckResult]] = {}
+
+    def task_for(check_id: str) -> asyncio.Task[CheckResult]:
+        if check_id not in tasks:
+            check = by_id[check_id]
+            deps = [task_for(d) for d in check.depends if d in needed]
+            tasks[check_id] = asyncio.create_task(_run_one(check, cfg, deps, needed[check_id], titles),
+                                                  name=f"check {check_id}")
+        return tasks[check_id]
+
+    order = [c.id for c in all_checks if c.id in needed]
+    for cid in order:
+        task_for(cid)
+    results = []
+    for cid in order:
+        r = await tasks[cid]
+        if r.reported:
+            kept = tuple(f for f in r.findings if sel.finding_selected(f.id))
+            r = CheckResult(r.check, kept, r.state, r.started, r.elapsed, r.reported)
+        results.append(r)
+    return CheckRun(
+        host=cfg.general.hostname or socket.gethostname(),
+        time=wall_time,
+        started=t0,
+        wall=time.perf_counter() - t0,
+        results=tuple(results),
+        notes=tuple(_selection_notes(all_checks, sel)),
+    )

@@ -1,0 +1,412 @@
+"""TLS on the mail ports: STARTTLS on SMTP and submission, implicit TLS on SMTPS (465), IMAPS and POP3S.
+
+For each endpoint :func:`inspect_tls` returns a :class:`TlsState`: the handshake (protocol, cipher), whether
+the chain is trusted by the system store (and if not, OpenSSL's reason), and the certificate's names and
+validity read from its DER encoding (:func:`parse_certificate`, a small reader of the X.509 fields we need,
+so no extra dependency). :func:`tls_finding` judges it:
+
+- no connection, no STARTTLS offered, handshake failure: CRITICAL;
+- certificate expired or under ``thresholds.cert_crit_days`` days: CRITICAL; under ``cert_warn_days``: WARNING;
+- name mismatch against ``tls_name`` (default: the configured host): CRITICAL, except on port 25 (``smtp``)
+  where sending MTAs rarely check names: WARNING;
+- chain not trusted: CRITICAL, unless the certificate is self-signed and the section's
+  ``allow_self_signed`` is true (then OK, and the details say so);
+- a protocol older than TLS 1.2: WARNING.
+
+Each endpoint is one connection when the chain verifies, two when it does not (the second, unverified,
+reads the certificate). Every step runs under ``general.timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import functools
+import ipaddress
+import ssl
+import time
+from dataclasses import dataclass, field
+
+from mailtop.config import Config
+from mailtop.model import Finding, Metric, Status
+
+# --------------------------------------------------------------------------- certificates (DER)
+
+
+class CertificateError(ValueError):
+    """The bytes are not an X.509 certificate we can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class CertInfo:
+    subject_cn: str
+    issuer_cn: str
+    not_before: _dt.datetime
+    not_after: _dt.datetime
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    self_issued: bool
+    """Issuer equals subject (a self-signed certificate)."""
+
+    def days_left(self, now: _dt.datetime | None = None) -> float:
+        now = now or _dt.datetime.now(_dt.UTC)
+        return (self.not_after - now).total_seconds() / 86400.0
+
+    def names(self) -> list[str]:
+        return list(self.dns_names) + list(self.ip_addresses) or ([self.subject_cn] if self.subject_cn else [])
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, start of value, end of value) of the DER element at ``pos``."""
+    if pos + 2 > len(data):
+        raise CertificateError("truncated DER")
+    tag = data[pos]
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        n = length & 0x7F
+        if n == 0 or n > 4 or pos + n > len(data):
+            raise CertificateError("bad DER length")
+        length = int.from_bytes(data[pos : pos + n], "big")
+        pos += n
+    if pos + length > len(data):
+        raise CertificateError("truncated DER")
+    return tag, pos, pos + length
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    out = []
+    pos = start
+    while pos < end:
+        tag, s, e = _tlv(data, pos)
+        out.append((tag, s, e))
+        pos = e
+    return out
+
+
+_OID_CN = bytes.fromhex("550403")
+_OID_SAN = bytes.fromhex("551d11")
+
+
+def _cn(data: bytes, start: int, end: int) -> str:
+    for _set_tag, ss, se in _children(data, start, end):
+        for _seq_tag, qs, qe in _children(data, ss, se):
+            parts = _children(data, qs, qe)
+            if len(parts) >= 2 and data[parts[0][1] : parts[0][2]] == _OID_CN:
+                return data[parts[1][1] : parts[1][2]].decode("utf-8", errors="replace")
+    return ""
+
+
+def _time(data: bytes, tag: int, start: int, end: int) -> _dt.datetime:
+    text = data[start:end].decode("ascii", errors="replace")
+    try:
+        if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ
+            t = _dt.datetime.strptime(text, "%y%m%d%H%M%SZ")
+        elif tag == 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
+            t = _dt.datetime.strptime(text, "%Y%m%d%H%M%SZ")
+        else:
+            raise CertificateError(f"unexpected time tag {tag:#x}")
+    except ValueError as exc:
+        raise CertificateError(f"bad certificate time {text!r}") from exc
+    return t.replace(tzinfo=_dt.UTC)
+
+
+def parse_certificate(der: bytes) -> CertInfo:
+    """Read subject/issuer CN, validity and subjectAltName (DNS and IP) from a DER certificate."""
+    _, cs, ce = _tlv(der, 0)
+    tbs_tag, ts, te = _children(der, cs, ce)[0]
+    if tbs_tag != 0x30:
+        raise CertificateError("not a certificate")
+    items = _children(der, ts, te)
+    if items and items[0][0] == 0xA0:  # explicit version
+        items = items[1:]
+    if len(items) < 6:
+        raise CertificateError("certificate has too few fields")
+    _serial, _sig, issuer, validity, subject, _spki = items[:6]
+    times = _children(der, validity[1], validity[2])
+    if len(times) != 2:
+        raise CertificateError("bad validity")
+    dns_names: list[str] = []
+    ips: list[str] = []
+    for tag, s, e in items[6:]:
+        if tag != 0xA3:  # extensions
+            continue
+        (_, xs, xe) = _children(der, s, e)[0]
+        for _t, es, ee in _children(der, xs, xe):
+            parts = _children(der, es, ee)
+            if der[parts[0][1] : parts[0][2]] != _OID_SAN:
+                continue
+            octets = parts[-1]
+            _, ns, ne = _tlv(der, octets[1])
+            for gtag, gs, ge in _children(der, ns, ne):
+                if gtag == 0x82:
+                    dns_names.append(der[gs:ge].decode("ascii", errors="replace"))
+                elif gtag == 0x87:
+                    try:
+                        ips.append(str(ipaddress.ip_address(der[gs:ge])))
+                    except ValueError:
+                        continue  # a malformed address cannot match anything
+    return CertInfo(
+        subject_cn=_cn(der, subject[1], subject[2]),
+        issuer_cn=_cn(der, issuer[1], issuer[2]),
+        not_before=_time(der, *times[0]),
+        not_after=_time(der, *times[1]),
+        dns_names=tuple(dns_names),
+        ip_addresses=tuple(ips),
+        self_issued=der[issuer[1] : issuer[2]] == der[subject[1] : subject[2]],
+    )
+
+
+def name_matches(cert: CertInfo, name: str) -> bool:
+    """RFC 6125: an IP must be an IP SAN; a host name matches a DNS SAN (one left-most ``*`` label allowed);
+    the subject CN counts only when the certificate has no SAN at all."""
+    try:
+        addr = ipaddress.ip_address(name)
+    except ValueError:
+        addr = None
+    if addr is not None:
+        return any(ipaddress.ip_address(ip) == addr for ip in cert.ip_addresses)
+    candidates = list(cert.dns_names)
+    if not cert.dns_names and not cert.ip_addresses and cert.subject_cn:
+        candidates = [cert.subject_cn]
+    want = name.rstrip(".").lower()
+    for pattern in candidates:
+        p = pattern.rstrip(".").lower()
+        if p == want:
+            return True
+        if p.startswith("*.") and "." in want:
+            if want.split(".", 1)[1] == p[2:] and want.split(".", 1)[0]:
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------- the handshake
+
+
+@dataclass(frozen=True, slots=True)
+class TlsState:
+    service: str
+    host: str
+    port: int
+    name: str
+    """Name the certificate must match."""
+    phase: str
+    """Where it stopped: connect, greeting, ehlo, starttls, handshake, done."""
+    error: str = ""
+    protocol: str = ""
+    cipher: str = ""
+    trusted: bool | None = None
+    verify_error: str = ""
+    verify_code: int = 0
+    cert: CertInfo | None = None
+    seconds: float = 0.0
+    timeout: float = 0.0
+    extensions: tuple[str, ...] = field(default=())
+
+
+STARTTLS_SERVICES = {"smtp", "submission"}
+
+
+@functools.lru_cache(maxsize=1)
+def _verifying_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False  # names are checked by name_matches, for trusted and self-signed alike
+    return ctx
+
+
+@functools.lru_cache(maxsize=1)
+def _open_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class _Failed(Exception):
+    def __init__(self, phase: str, message: str) -> None:
+        super().__init__(message)
+        self.phase = phase
+
+
+async def _handshake(service: str, host: str, port: int, name: str, helo: str, ctx: ssl.SSLContext,
+                     timeout: float, progress: list[str]) -> tuple[bytes | None, str, str, tuple[str, ...]]:
+    """Connect, do STARTTLS or implicit TLS; return (DER certificate, protocol, cipher, EHLO keywords)."""
+    from mailtop.health.system import read_reply
+
+    sni = None
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        sni = name
+    progress[0] = "connect"
+    writer = None
+    try:
+        if service in STARTTLS_SERVICES:
+            reader, writer = await asyncio.open_connection(host, port)
+            progress[0] = "greeting"
+            greet = await read_reply(reader, "smtp")
+            if not greet[-1].startswith("220"):
+                raise _Failed("greeting", f"greeting {greet[-1][:80]!r}")
+            progress[0] = "ehlo"
+            writer.write(f"EHLO {helo}\r\n".encode())
+            ehlo = await read_reply(reader, "smtp")
+            if not ehlo[-1].startswith("250"):
+                raise _Failed("ehlo", f"EHLO answered {ehlo[-1][:80]!r}")
+            keywords = tuple(line[4:].split(" ")[0].upper() for line in ehlo[1:])
+            if "STARTTLS" not in keywords:
+                raise _Failed("ehlo", "the server does not offer STARTTLS")
+            progress[0] = "starttls"
+            writer.write(b"STARTTLS\r\n")
+            reply = await read_reply(reader, "smtp")
+            if not reply[-1].startswith("220"):
+                raise _Failed("starttls", f"STARTTLS answered {reply[-1][:80]!r}")
+            progress[0] = "handshake"
+            await writer.start_tls(ctx, server_hostname=sni, ssl_handshake_timeout=timeout)
+            writer.write(b"QUIT\r\n")
+        else:
+            keywords = ()
+            progress[0] = "handshake"
+            reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=sni,
+                                                           ssl_handshake_timeout=timeout)
+            writer.write(b"a1 LOGOUT\r\n" if service == "imaps" else b"QUIT\r\n")
+        sslobj = writer.get_extra_info("ssl_object")
+        if sslobj is None:
+            raise _Failed("handshake", "no TLS session after the handshake")
+        cipher = sslobj.cipher()
+        return sslobj.getpeercert(binary_form=True), sslobj.version() or "", cipher[0] if cipher else "", keywords
+    finally:
+        if writer is not None:
+            writer.close()
+            try:
+                async with asyncio.timeout(0.5):
+                    await writer.wait_closed()
+            except (OSError, TimeoutError, ssl.SSLError):
+                pass  # closing a connection whose result is already read
+
+
+async def inspect_tls(service: str, host: str, port: int, name: str, helo: str, timeout: float) -> TlsState:
+    t0 = time.perf_counter()
+    progress = ["connect"]
+
+    def state(**kw) -> TlsState:
+        return TlsState(service, host, port, name, seconds=time.perf_counter() - t0, timeout=timeout, **kw)
+
+    trusted: bool | None = None
+    verify_error = ""
+    verify_code = 0
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                der, proto, cipher, kw = await _handshake(service, host, port, name, helo, _verifying_context(),
+                                                          timeout, progress)
+                trusted = True
+            except ssl.SSLCertVerificationError as exc:
+                trusted = False
+                verify_error = exc.verify_message or str(exc)
+                verify_code = exc.verify_code or 0
+        if not trusted:
+            async with asyncio.timeout(timeout):
+                der, proto, cipher, kw = await _handshake(service, host, port, name, helo, _open_context(),
+                                                          timeout, progress)
+    except TimeoutError:
+        return state(phase=progress[0], error=f"timed out after {timeout:g} s")
+    except _Failed as exc:
+        return state(phase=exc.phase, error=str(exc))
+    except ssl.SSLError as exc:
+        return state(phase="handshake", error=f"TLS handshake failed: {exc.reason or exc}")
+    except ConnectionError as exc:
+        return state(phase=progress[0], error=str(exc) if progress[0] != "connect" else
+                     (exc.strerror or str(exc)))
+    except OSError as exc:
+        return state(phase=progress[0], error=exc.strerror or str(exc))
+    try:
+        cert = parse_certificate(der) if der else None
+        cert_error = "" if der else "the server sent no certificate"
+    except CertificateError as exc:
+        cert, cert_error = None, f"cannot read the certificate: {exc}"
+    return state(phase="done", error=cert_error, protocol=proto, cipher=cipher,
+                 trusted=trusted, verify_error=verify_error, verify_code=verify_code, cert=cert, extensions=kw)
+
+
+# --------------------------------------------------------------------------- judging
+
+
+_SELF_SIGNED_CODES = {18, 19}  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
+_PHASE_TEXT = {
+    "connect": "no connection",
+    "greeting": "no SMTP greeting",
+    "ehlo": "EHLO failed",
+    "starttls": "STARTTLS refused",
+    "handshake": "TLS handshake did not complete",
+}
+
+
+def tls_finding(st: TlsState, allow_self_signed: bool, warn_days: float, crit_days: float,
+                now: _dt.datetime | None = None) -> Finding:
+    fid = f"tls.{st.service}"
+    where = f"{st.service} {st.host}:{st.port}"
+    data: dict = {"host": st.host, "port": st.port, "name": st.name, "phase": st.phase}
+    if st.phase != "done" or st.cert is None:
+        what = _PHASE_TEXT.get(st.phase, st.phase)
+        hint = {
+            "ehlo": "enable STARTTLS (Postfix: smtpd_tls_security_level = may, smtpd_tls_cert_file, smtpd_tls_key_file)",
+            "handshake": "check the TLS settings and certificate files of the service; read its log",
+        }.get(st.phase, "check that the service runs and answers on this port")
+        return Finding(fid, Status.CRITICAL, f"{where}: {what}: {st.error}", details=st.error, hint=hint, data=data)
+    cert = st.cert
+    days = cert.days_left(now)
+    problems: list[tuple[Status, str, str]] = []
+    if days < 0:
+        problems.append((Status.CRITICAL, f"certificate expired {-days:.0f} days ago", "renew the certificate"))
+    elif days < crit_days:
+        problems.append((Status.CRITICAL, f"certificate expires in {days:.1f} days", "renew the certificate now"))
+    elif days < warn_days:
+        problems.append((Status.WARNING, f"certificate expires in {days:.0f} days",
+                         "renew the certificate (is automatic renewal working?)"))
+    if not name_matches(cert, st.name):
+        sev = Status.WARNING if st.service == "smtp" else Status.CRITICAL
+        problems.append((sev, f"certificate does not match {st.name} (it names {', '.join(cert.names()) or 'nothing'})",
+                         "install a certificate for this name, or set tls_name to the name clients use"))
+    self_signed = not st.trusted and (cert.self_issued or st.verify_code in _SELF_SIGNED_CODES)
+    trust_text = "trusted chain" if st.trusted else f"not trusted: {st.verify_error}"
+    if st.trusted is False:
+        if self_signed and allow_self_signed:
+            trust_text = f"self-signed, accepted (allow_self_signed = true): {st.verify_error}"
+        else:
+            extra = " (self-signed; set allow_self_signed = true only for a lab or a private service)" if self_signed else ""
+            problems.append((Status.CRITICAL, f"certificate not trusted: {st.verify_error}{extra}",
+                             "install a certificate from a CA clients trust, with its full chain"))
+    if st.protocol in ("TLSv1", "TLSv1.1", "SSLv3"):
+        problems.append((Status.WARNING, f"negotiated {st.protocol}", "disable protocols older than TLS 1.2"))
+    details = (
+        f"{st.protocol}, {st.cipher}; {trust_text}\n"
+        f"subject CN={cert.subject_cn or '-'}, issuer CN={cert.issuer_cn or '-'}, "
+        f"names: {', '.join(cert.names()) or '-'}\n"
+        f"valid {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d %H:%M} UTC ({days:.0f} days left)"
+    )
+    data.update({"protocol": st.protocol, "cipher": st.cipher, "trusted": st.trusted, "self_signed": self_signed,
+                 "not_after": cert.not_after.isoformat(), "days_left": round(days, 2), "names": cert.names()})
+    metrics = (Metric(f"{fid}.cert_days", round(days, 1), "", warn=warn_days, crit=crit_days),
+               Metric(f"{fid}.time", round(st.seconds, 4), "s", min=0))
+    if not problems:
+        return Finding(fid, Status.OK,
+                       f"{where}: {st.protocol}, certificate valid {days:.0f} more days, matches {st.name}"
+                       + (" (self-signed, allowed by config)" if st.trusted is False else ""),
+                       details=details, metrics=metrics, data=data)
+    problems.sort(key=lambda p: -p[0].severity)
+    status = problems[0][0]
+    return Finding(fid, status, f"{where}: " + "; ".join(p[1] for p in problems), details=details,
+                   hint="; ".join(dict.fromkeys(p[2] for p in problems)), metrics=metrics, data=data)
+
+
+_SECTIONS = {"smtp": "smtp", "submission": "smtp", "smtps": "smtp", "imaps": "imap", "pop3s": "pop3"}
+
+
+async def tls_findings(cfg: Config, service: str) -> list[Finding]:
+    from mailtop.checks import service_endpoint
+
+    host, port = service_endpoint(cfg, service)
+    sec = getattr(cfg, _SECTIONS[service])
+    name = sec.tls_name or host
+    st = await inspect_tls(service, host, port, name, cfg.smtp.helo_name, cfg.general.timeout)
+    return [tls_finding(st, sec.allow_self_signed, cfg.thresholds.cert_warn_days, cfg.thresholds.cert_crit_days)]
