@@ -129,7 +129,7 @@ class MailtopApp(App[int]):
     def on_source_updated(self, message: SourceUpdated) -> None:
         snap = message.snapshot
         for p in self.panels:
-            if snap.name in p.SOURCES:
+            if p.listens(snap.name):
                 p.take(snap)
         if message.failed_now:
             self.notify(

@@ -107,6 +107,9 @@ class Panel(Vertical):
         self._draw_status()
 
     # ---------------------------------------------------------------- data flow
+    def listens(self, name: str) -> bool:
+        return name in self.SOURCES
+
     def take(self, snap: Snapshot) -> None:
         """A source this panel listens to has a new snapshot."""
         self.snaps[snap.name] = snap
@@ -160,7 +163,7 @@ class Panel(Vertical):
         except NoMatches:  # not composed yet
             return
         widget.update(status)
-        widget.set_class(any(self.snaps[n].stale for n in self.SOURCES if n in self.snaps), "stale")
+        widget.set_class(any(s.stale for s in self.snaps.values()), "stale")
 
     # ---------------------------------------------------------------- filter
     def open_filter(self) -> None:

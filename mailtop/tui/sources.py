@@ -1,16 +1,53 @@
 """Build the collectors (:class:`~mailtop.tui.collect.Source`) from the config, importing each core lazily.
 
-A core that is not installed (or not configured) gives no source but a reason, which the panels
-show instead of a blank.
+Each health check of ``mailtop.checks.registry`` is its own source ``check:<id>`` with the check's own
+refresh interval (DNS every few minutes, the queue every few seconds). A core that is not installed
+gives no source but a reason, which the panels show instead of a blank.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from typing import Any
+
 from mailtop.config import Config
 from mailtop.tui.collect import Source
+
+CHECK_PREFIX = "check:"
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+def check_fetch(cfg: Config, check_id: str) -> Callable[[], Any]:
+    from mailtop.checks import run_checks
+
+    async def fetch() -> Any:
+        return await run_checks(cfg, only=check_id)
+
+    return fetch
+
+
+def check_sources(cfg: Config) -> list[Source]:
+    from mailtop.checks import registry
+
+    return [
+        Source(f"{CHECK_PREFIX}{c.id}", c.refresh, check_fetch(cfg, c.id), label=c.title) for c in registry(cfg)
+    ]
 
 
 def build_sources(cfg: Config) -> tuple[list[Source], dict[str, str]]:
     sources: list[Source] = []
     missing: dict[str, str] = {}
+    if _optional("mailtop.checks") is not None:
+        sources += check_sources(cfg)
+    else:
+        missing["checks"] = "mailtop.checks is not installed"
     return sources, missing
