@@ -63,6 +63,15 @@ class PostfixConfig:
     """Where postqueue, postsuper, postconf, postcat, postkick, postalias, postmap live."""
     instances: list[str] = field(default_factory=list)
     """Further Postfix config directories to watch (multi-instance hosts)."""
+    queue_format: str = "auto"
+    """How to list the queue: auto (``postqueue -j``, falling back to ``-p`` text on Postfix < 3.1),
+    json, text (``postqueue -p``), or mailq (run ``mailq_command``, e.g. Sendmail's ``mailq``)."""
+    mailq_command: str = ""
+    """A command printing a Postfix- or Sendmail-style ``mailq`` listing (split like a shell, run without one)."""
+    queue_timeout: float = 300.0
+    """Seconds a whole queue listing may take before it is stopped."""
+    next_retry: bool = True
+    """Read deferred queue files' modification times (the next retry time) when the queue folder is readable."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,13 @@ class DnsConfig:
     server_addresses: list[str] = field(default_factory=list)
     """This server's public addresses (PTR, SPF, block lists). Empty: the MX addresses."""
     mta_sts: bool = False
+    """Check the ``_mta-sts`` TXT record (RFC 8461) of each domain."""
     tlsrpt: bool = False
+    """Check the ``_smtp._tls`` TLS-RPT record (RFC 8460) of each domain."""
     timeout: float = 3.0
+    """Seconds for one DNS question (all retries included)."""
+    require_backup_mx: bool = False
+    """A domain with a single MX (or all MX at one preference) is a WARNING instead of a note."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,13 @@ class RelayConfig:
     """Local address to probe from; must be outside the server's mynetworks to prove anything."""
     outside_domain: str = "example.com"
     """A domain the server must not relay to."""
+    outside_sender: str = "mailtop-relay-probe@example.net"
+    """Envelope sender of the probe: an address outside every local domain."""
+    trusted_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    """Networks meant to relay without authentication: what each instance's mynetworks should
+    cover, no more (a wider mynetworks is reported, and makes a relay probe from inside it count)."""
+    timeout: float = 10.0
+    """Seconds for one whole relay probe of one target (connect, greeting, every command)."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +189,17 @@ class AliasesConfig:
     path: Path = Path("/etc/aliases")
     virtual_path: Path | None = None
     """A Postfix virtual_alias_maps text file (rebuilt with postmap)."""
+    rebuild: str = "auto"
+    """auto (from the Postfix config: newaliases -C / postalias / postmap), newaliases, postalias, postmap,
+    sendmail (plain newaliases), none."""
+    rebuild_timeout: float = 60.0
+    """Seconds the rebuild may take before it counts as failed (and the previous file is restored)."""
+    backup_dir: Path | None = None
+    """Where dated backups go (<name>.mailtop-<UTC time>). Empty: next to the file."""
+    backup_keep: int = 10
+    """Backups kept per file (0: keep all)."""
+    extra_users: list[str] = field(default_factory=list)
+    """Local recipients NSS (getent passwd) cannot show; targets naming them are not reported as going nowhere."""
 
 
 @dataclass(frozen=True)
@@ -498,6 +530,10 @@ def load_config(
 def _validate(cfg: Config) -> None:
     if cfg.general.theme not in ("dark", "light"):
         raise ConfigError(f"general.theme: expected 'dark' or 'light', got {cfg.general.theme!r}")
+    if cfg.postfix.queue_format not in ("auto", "json", "text", "mailq"):
+        raise ConfigError(
+            f"postfix.queue_format: expected auto, json, text or mailq, got {cfg.postfix.queue_format!r}"
+        )
     if cfg.probe.submit_via not in ("submission", "smtp"):
         raise ConfigError(f"probe.submit_via: expected 'submission' or 'smtp', got {cfg.probe.submit_via!r}")
     for name in ("queue", "log", "quota", "health", "dns"):
