@@ -146,6 +146,8 @@ class MailtopApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def action_show_panel(self, panel_id: str) -> None:
+        # drop focus first: a focused widget in the pane being hidden would pull the tabs back to it
+        self.set_focus(None)
         self.tabs.active = f"panel-{panel_id}"
         self.panel(panel_id).focus_body()
 

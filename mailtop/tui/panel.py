@@ -87,6 +87,7 @@ class Panel(Vertical):
         self.dirty = True
         self.shown = False
         self.redraws = 0
+        self.render_error = ""
 
     @classmethod
     def panel_id(cls) -> str:
@@ -126,7 +127,15 @@ class Panel(Vertical):
         self.dirty = False
         self.redraws += 1
         self._draw_status()
-        self.render_view()
+        try:
+            self.render_view()
+        except Exception as exc:  # noqa: BLE001 - a drawing bug must not take the dashboard down; shown
+            self.render_error = f"{exc.__class__.__name__}: {exc}"
+            self.log.error(f"{self.TITLE} panel: {self.render_error}")
+            self.app.notify(f"{self.TITLE} panel could not draw its data: {self.render_error}",
+                            title="display error", severity="error", timeout=10, markup=False)
+        else:
+            self.render_error = ""
 
     def render_view(self) -> None:
         """Draw the panel from ``self.snaps`` (called only while shown)."""

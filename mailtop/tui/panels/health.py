@@ -76,7 +76,7 @@ class HealthPanel(Panel):
         table.add_column("Finding", key="id", width=26)
         table.add_column("Summary", key="summary")
         yield table
-        with VerticalScroll(id="finding-detail"):
+        with VerticalScroll(id="finding-detail", can_focus=False):
             yield Static(id="finding-text")
 
     def status_parts(self):

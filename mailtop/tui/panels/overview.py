@@ -40,7 +40,7 @@ def queue_line(summary: Any, now: float) -> Text:
 
 
 def log_line(data: Any) -> Text:
-    if data is None:
+    if getattr(data, "counts", None) is None:
         return Text("Log: no data yet", style="dim")
     c = data.counts
     window = int((c.window or 0) / 60)
