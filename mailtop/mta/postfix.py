@@ -1,0 +1,448 @@
+"""Read the Postfix queue: one ``postqueue -j`` per refresh, read as a stream.
+
+Also reads the text listing (``postqueue -p`` of Postfix < 3.1, or any ``mailq`` command, Sendmail
+included) through ``mailtop.mta.mailq_text`` when ``[postfix] queue_format`` says so or ``-j`` is
+refused. The next retry time of a deferred message is its queue file's modification time (Postfix's
+qmgr sets it to the time of the next attempt; verified against Postfix 3.7), read when the queue
+folder is readable (root or the postfix user).
+
+Nothing here changes the queue: actions live in ``mailtop.mta.actions``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mailtop.mta.records import QUEUE_NAMES, QueueEntry, QueueSummary, Recipient, Snapshot
+from mailtop.mta.summary import SummaryBuilder
+
+DEFAULT_CONFIG_DIR = Path("/etc/postfix")
+
+
+class QueueError(RuntimeError):
+    """The queue could not be read at all; the message says what is missing and what to do."""
+
+
+def find_program(name: str, bin_dir: Path) -> str | None:
+    """``bin_dir/name`` when executable, else ``name`` on PATH, else None."""
+    cand = Path(bin_dir) / name
+    if cand.is_file() and os.access(cand, os.X_OK):
+        return str(cand)
+    return shutil.which(name)
+
+
+def parse_json_record(line: bytes | str) -> dict[str, Any] | None:
+    """One ``postqueue -j`` line -> the object, or None when it is not a valid queue record."""
+    try:
+        d = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(d, dict):
+        return None
+    qid = d.get("queue_id")
+    qname = d.get("queue_name")
+    arrival = d.get("arrival_time")
+    size = d.get("message_size", 0)
+    rcpts = d.get("recipients", [])
+    if (
+        not isinstance(qid, str) or not qid
+        or not isinstance(qname, str)
+        or not isinstance(arrival, (int, float)) or isinstance(arrival, bool)
+        or not isinstance(size, int) or isinstance(size, bool)
+        or not isinstance(rcpts, list)
+    ):
+        return None
+    for r in rcpts:
+        if not isinstance(r, dict) or not isinstance(r.get("address", None), str):
+            return None
+    return d
+
+
+def entry_from_record(d: dict[str, Any], next_retry: float | None = None) -> QueueEntry:
+    return QueueEntry(
+        queue=d["queue_name"],
+        queue_id=d["queue_id"],
+        arrival=float(d["arrival_time"]),
+        size=int(d.get("message_size", 0)),
+        sender=str(d.get("sender", "")),
+        recipients=tuple(
+            Recipient(address=r["address"], reason=str(r.get("delay_reason", ""))) for r in d.get("recipients", ())
+        ),
+        forced_expire=bool(d.get("forced_expire", False)),
+        next_retry=next_retry,
+    )
+
+
+class _Retry:
+    """Next-retry times from the deferred queue folder's file modification times (a thread)."""
+
+    def __init__(self, queue_dir: Path | None, keep_map: bool) -> None:
+        self.queue_dir = queue_dir
+        self.keep_map = keep_map
+        self.times: dict[str, float] = {}
+        self.soonest: float | None = None
+        self.error = ""
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.queue_dir is None:
+            return
+        self._thread = threading.Thread(target=self._walk, name="mailtop-queue-mtimes", daemon=True)
+        self._thread.start()
+
+    def _walk(self) -> None:
+        assert self.queue_dir is not None
+        stack = [self.queue_dir / "deferred"]
+        soonest: float | None = None
+        try:
+            while stack:
+                folder = stack.pop()
+                with os.scandir(folder) as it:
+                    for ent in it:
+                        try:
+                            if ent.is_dir(follow_symlinks=False):
+                                stack.append(Path(ent.path))
+                                continue
+                            mtime = ent.stat(follow_symlinks=False).st_mtime
+                        except FileNotFoundError:  # delivered or moved while we looked
+                            continue
+                        if self.keep_map:
+                            self.times[ent.name] = mtime
+                        if soonest is None or mtime < soonest:
+                            soonest = mtime
+        except PermissionError:
+            self.error = f"next retry times unknown: {self.queue_dir}/deferred is not readable (needs root)"
+            return
+        except FileNotFoundError:
+            self.error = f"next retry times unknown: {self.queue_dir}/deferred does not exist"
+            return
+        self.soonest = soonest
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+
+class PostfixQueue:
+    """The read side of one Postfix instance's queue.
+
+    Parameters are plain values so tests and other instances can point it anywhere; ``from_config``
+    builds it from ``Config``.
+    """
+
+    name = "postfix"
+
+    def __init__(
+        self,
+        config_dir: Path = DEFAULT_CONFIG_DIR,
+        bin_dir: Path = Path("/usr/sbin"),
+        *,
+        queue_format: str = "auto",
+        mailq_command: str = "",
+        timeout: float = 300.0,
+        next_retry: bool = True,
+    ) -> None:
+        self.config_dir = Path(config_dir)
+        self.bin_dir = Path(bin_dir)
+        self.queue_format = queue_format
+        self.mailq_command = mailq_command
+        self.timeout = timeout
+        self.next_retry = next_retry
+        self._queue_dir: Path | None | bool = False  # False: not looked up yet
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> PostfixQueue:
+        pf = cfg.postfix
+        return cls(
+            pf.config_dir, pf.bin_dir, queue_format=pf.queue_format, mailq_command=pf.mailq_command,
+            timeout=pf.queue_timeout, next_retry=pf.next_retry,
+        )
+
+    # ------------------------------------------------------------------ commands
+
+    def _config_args(self) -> list[str]:
+        # postqueue refuses a non-default -c for non-root users unless alternate_config_directories
+        # lists it; the default one needs no -c.
+        if self.config_dir.resolve() == DEFAULT_CONFIG_DIR:
+            return []
+        return ["-c", str(self.config_dir)]
+
+    def program(self, name: str) -> str:
+        exe = find_program(name, self.bin_dir)
+        if exe is None:
+            raise QueueError(f"{name} not found in {self.bin_dir} or on PATH: is Postfix installed? "
+                             f"(set [postfix] bin_dir)")
+        return exe
+
+    def listing_argv(self, fmt: str = "json") -> list[str]:
+        """The command that lists the queue: ``postqueue [-c DIR] -j`` (or ``-p``, or the mailq command)."""
+        if fmt == "mailq":
+            import shlex
+
+            return shlex.split(self.mailq_command)
+        return [self.program("postqueue"), *self._config_args(), "-j" if fmt == "json" else "-p"]
+
+    def queue_directory(self) -> Path | None:
+        """``queue_directory`` of this instance (``postconf -h``), None when unknown."""
+        if self._queue_dir is not False:
+            return self._queue_dir  # type: ignore[return-value]
+        qdir: Path | None = None
+        exe = find_program("postconf", self.bin_dir)
+        if exe:
+            argv = [exe, *(["-c", str(self.config_dir)] if self._config_args() else []), "-h", "queue_directory"]
+            try:
+                out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+                if out.returncode == 0 and out.stdout.strip():
+                    qdir = Path(out.stdout.strip())
+            except (OSError, subprocess.TimeoutExpired):
+                qdir = None
+        self._queue_dir = qdir
+        return qdir
+
+    def _format(self) -> str:
+        if self.mailq_command and self.queue_format in ("auto", "mailq"):
+            return "mailq"
+        return {"auto": "json", "json": "json", "text": "text", "mailq": "mailq"}.get(self.queue_format, "json")
+
+    # ------------------------------------------------------------------ streaming read
+
+    def _lines(self, argv: list[str]) -> Iterator[bytes]:
+        """Run ``argv`` and yield its stdout lines as they arrive; raise QueueError on failure."""
+        with tempfile.TemporaryFile() as err:
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                        bufsize=1 << 16)
+            except OSError as exc:
+                raise QueueError(f"cannot run {argv[0]}: {exc.strerror}") from None
+            timed_out = threading.Event()
+
+            def kill() -> None:
+                timed_out.set()
+                proc.kill()
+
+            timer = threading.Timer(self.timeout, kill)
+            timer.daemon = True
+            timer.start()
+            try:
+                assert proc.stdout is not None
+                yield from proc.stdout
+            finally:
+                timer.cancel()
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+                if proc.stdout is not None:
+                    proc.stdout.close()
+            rc = proc.returncode
+            if rc != 0:
+                err.seek(0)
+                msg = err.read(4096).decode("utf-8", "replace").strip()
+                if timed_out.is_set():
+                    msg = f"timed out after {self.timeout:g} s ([postfix] queue_timeout) {msg}".strip()
+                raise QueueError(_explain(argv, rc, msg))
+
+    def _start_retry(self, keep_map: bool) -> _Retry:
+        qdir = self.queue_directory() if self.next_retry else None
+        retry = _Retry(qdir, keep_map)
+        retry.start()
+        return retry
+
+    def _read(
+        self,
+        builder: SummaryBuilder,
+        on_entry: Callable[[QueueEntry], None] | None,
+        retry: _Retry,
+    ) -> list[str]:
+        """Feed the builder (and ``on_entry``) from one listing; returns the argv used."""
+        fmt = self._format()
+        if fmt in ("text", "mailq"):
+            return self._read_text(fmt, builder, on_entry)
+        argv = self.listing_argv("json")
+        add_raw = builder.add_raw
+        parse = parse_json_record
+        n = 0
+        try:
+            for line in self._lines(argv):
+                if not line.strip():
+                    continue
+                d = parse(line)
+                if d is None:
+                    builder.skip(f"malformed postqueue -j line: {line[:120]!r}")
+                    continue
+                n += 1
+                if on_entry is not None:
+                    if retry.keep_map and d["queue_name"] == "deferred":
+                        retry.join()  # the walk is usually done before the first line arrives
+                        entry = entry_from_record(d, retry.times.get(d["queue_id"]))
+                    else:
+                        entry = entry_from_record(d)
+                    builder.add(entry)
+                    on_entry(entry)
+                else:
+                    add_raw(d["queue_name"], d["queue_id"], d["arrival_time"], d["message_size"],
+                            [(r["address"], r.get("delay_reason", "")) for r in d["recipients"]])
+        except QueueError as exc:
+            if n == 0 and self.queue_format == "auto" and "usage:" in str(exc):
+                # Postfix < 3.1 has no -j: fall back to the text listing.
+                builder.source = "postqueue -p"
+                return self._read_text("text", builder, on_entry)
+            raise
+        return argv
+
+    def _read_text(self, fmt: str, builder: SummaryBuilder, on_entry: Callable[[QueueEntry], None] | None) -> list[str]:
+        from mailtop.mta.mailq_text import parse_mailq
+
+        argv = self.listing_argv(fmt)
+        if not argv:
+            raise QueueError("[postfix] mailq_command is empty")
+        builder.source = "mailq" if fmt == "mailq" else "postqueue -p"
+        text = (line.decode("utf-8", "replace") for line in self._lines(argv))
+        for item in parse_mailq(text, now=builder.now):
+            if isinstance(item, str):
+                builder.skip(item)
+                continue
+            builder.add(item)
+            if on_entry is not None:
+                on_entry(item)
+        return argv
+
+    # ------------------------------------------------------------------ public API
+
+    def summarize(self, *, shapes: bool = True, reasons: bool = True, now: float | None = None) -> QueueSummary:
+        """Counts, oldest ages, shape and reason groups; never raises for a missing or unreadable queue
+        (the summary's ``error`` says why). Keeps no per-message objects."""
+        builder = SummaryBuilder(time.time() if now is None else now, "postqueue -j", shapes=shapes, reasons=reasons)
+        try:
+            retry = self._start_retry(keep_map=False)
+            argv = self._read(builder, None, retry)
+        except QueueError as exc:
+            return builder.result(error=str(exc))
+        retry.join()
+        summary = builder.result(argv=tuple(argv))
+        return _with_retry(summary, retry)
+
+    def iter_entries(self) -> Iterator[QueueEntry]:
+        """Every message as it arrives from the listing. Raises ``QueueError``."""
+        out: list[QueueEntry] = []
+        builder = SummaryBuilder(time.time(), "postqueue -j", shapes=False, reasons=False)
+        retry = self._start_retry(keep_map=True)
+        # A generator over a callback: collect per line, hand each over at once.
+        fmt = self._format()
+        if fmt != "json":
+            self._read(builder, out.append, retry)
+            yield from out
+            return
+        for line in self._lines(self.listing_argv("json")):
+            if not line.strip():
+                continue
+            d = parse_json_record(line)
+            if d is None:
+                continue
+            nr = None
+            if d["queue_name"] == "deferred":
+                retry.join()
+                nr = retry.times.get(d["queue_id"])
+            yield entry_from_record(d, nr)
+
+    def snapshot(
+        self,
+        on_batch: Callable[[list[QueueEntry]], None] | None = None,
+        *,
+        batch_size: int = 500,
+        now: float | None = None,
+    ) -> Snapshot:
+        """Every entry and the summary of the same read. ``on_batch`` gets the entries in lists of
+        ``batch_size`` as they arrive (from the calling thread), so a panel can show the first rows of
+        a large queue at once. Raises ``QueueError`` when the queue cannot be read."""
+        builder = SummaryBuilder(time.time() if now is None else now, "postqueue -j")
+        entries: list[QueueEntry] = []
+        pending: list[QueueEntry] = []
+
+        def take(entry: QueueEntry) -> None:
+            entries.append(entry)
+            if on_batch is not None:
+                pending.append(entry)
+                if len(pending) >= batch_size:
+                    on_batch(pending.copy())
+                    pending.clear()
+
+        retry = self._start_retry(keep_map=True)
+        argv = self._read(builder, take, retry)
+        if on_batch is not None and pending:
+            on_batch(pending.copy())
+        retry.join()
+        return Snapshot(entries=tuple(entries), summary=_with_retry(builder.result(argv=tuple(argv)), retry))
+
+    async def stream(self, *, batch_size: int = 500) -> AsyncIterator[list[QueueEntry]]:
+        """``async for batch in queue.stream(): ...`` - lists of entries as the listing arrives.
+
+        Runs the blocking read in a thread, so the event loop never waits on ``postqueue``. Raises
+        ``QueueError`` from the iteration when the queue cannot be read.
+        """
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        q: asyncio.Queue[list[QueueEntry] | BaseException | None] = asyncio.Queue()
+
+        def deliver(batch: list[QueueEntry]) -> None:
+            loop.call_soon_threadsafe(q.put_nowait, batch)
+
+        def work() -> None:
+            try:
+                self.snapshot(deliver, batch_size=batch_size)
+            except (QueueError, OSError) as exc:  # handed to the consumer, re-raised there
+                loop.call_soon_threadsafe(q.put_nowait, exc)
+            finally:
+                # anything else surfaces from ``await fut`` below
+                loop.call_soon_threadsafe(q.put_nowait, None)
+
+        fut = loop.run_in_executor(None, work)
+        while True:
+            item = await q.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                await fut
+                raise item
+            yield item
+        await fut
+
+
+def _with_retry(summary: QueueSummary, retry: _Retry) -> QueueSummary:
+    import dataclasses
+
+    warnings = summary.warnings + ((retry.error,) if retry.error else ())
+    if retry.soonest is None and not retry.error:
+        return summary
+    queues = tuple(
+        dataclasses.replace(q, next_retry=retry.soonest) if q.name == "deferred" and q.next_retry is None else q
+        for q in summary.queues
+    )
+    return dataclasses.replace(summary, queues=queues, warnings=warnings)
+
+
+def _explain(argv: list[str], rc: int, stderr: str) -> str:
+    cmd = " ".join(argv)
+    text = stderr or f"exit status {rc}"
+    hint = ""
+    low = stderr.lower()
+    if "alternate_config_directories" in low or "not authorized" in low or "permission denied" in low:
+        hint = " (run as root, or list the directory in alternate_config_directories of /etc/postfix/main.cf)"
+    elif "no such file" in low and "main.cf" in low:
+        hint = " (check [postfix] config_dir)"
+    elif "mail system is down" in low or "connect to" in low and "showq" in low:
+        hint = " (is Postfix running? postqueue needs the showq service)"
+    return f"{cmd}: {text}{hint}"
+
+
+def known_queue(name: str) -> bool:
+    return name in QUEUE_NAMES
