@@ -301,7 +301,110 @@ async def _log(cfg: Config) -> Sequence[Finding]:
 
 
 async def _aliases(cfg: Config) -> Sequence[Finding]:
-    return not_available("aliases", "aliases check", "mailtop.ops.aliases")
+    core = import_optional("mailtop.ops.aliases")
+    if core is None:
+        return not_available("aliases", "aliases check", "mailtop.ops.aliases")
+    return await in_thread(aliases_findings, core, cfg)
+
+
+_UNDELIVERABLE = {"target.nowhere", "target.unknown-user", "loop", "target.command-missing"}
+
+
+def _alias_closure(af: Any, name: str) -> set[str]:
+    """``name`` and every local alias it expands to (the names whose problems make it undeliverable)."""
+    seen: set[str] = set()
+    todo = [name.lower()]
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        entry = af.get(key)
+        if entry is None:
+            continue
+        todo.extend(t.value.lower() for t in entry.targets if t.kind == "local")
+    return seen
+
+
+def aliases_findings(core: Any, cfg: Config) -> list[Finding]:
+    """postmaster and abuse present and deliverable, loops, the rest of the validator, a stale database.
+
+    Uses ``mailtop.ops.aliases``: ``directory_for``, ``AliasFile.load(...).problems``, ``plan_rebuild``,
+    ``database_is_stale``. Blocking (postconf/postmap runs): called in a thread.
+    """
+    out: list[Finding] = []
+    directory = core.directory_for(cfg)
+    files = [("aliases", "aliases", cfg.aliases.path)]
+    if cfg.aliases.virtual_path is not None:
+        files.append(("aliases.virtual", "virtual", cfg.aliases.virtual_path))
+    for prefix, dialect, path in files:
+        try:
+            af = core.AliasFile.load(path, dialect=dialect, directory=directory)
+        except OSError as exc:
+            out.append(Finding(f"{prefix}.file", Status.UNKNOWN, f"cannot read {path}: {exc.strerror or exc}",
+                               hint="check [aliases] path / virtual_path, and run as a user who may read it"))
+            continue
+        problems = list(af.problems)
+        used: set[int] = set()
+
+        def take(pred: Callable[[Any], bool], _problems: list[Any] = problems, _used: set[int] = used) -> list[Any]:
+            hits = [p for p in _problems if pred(p)]
+            _used.update(id(p) for p in hits)
+            return hits
+
+        # the roles: present, and every alias they expand to delivers somewhere
+        for role, bad in (("postmaster", Status.CRITICAL), ("abuse", Status.WARNING)):
+            if dialect == "virtual":
+                bad = Status.WARNING
+            missing = take(lambda p, r=role: p.code == f"role.{r}" and p.severity != "info")
+            take(lambda p, r=role: p.code == f"role.{r}")
+            closure = _alias_closure(af, role) if dialect == "aliases" else set()
+            broken = take(lambda p, c=closure: p.code in _UNDELIVERABLE and p.name.lower() in c)
+            fid = f"{prefix}.{role}"
+            if missing:
+                out.append(Finding(fid, bad, "; ".join(p.message for p in missing)[:300],
+                                   details=f"{path}", hint=missing[0].hint or f"add '{role}: root' or a person"))
+            elif broken:
+                out.append(Finding(fid, bad, f"{role} is not deliverable: {broken[0].message}"[:300],
+                                   details="\n".join(f"line {p.line}: {p.message}" for p in broken),
+                                   hint=broken[0].hint or f"point {role} at a mailbox someone reads"))
+            elif dialect == "aliases":
+                entry = af.get(role)
+                where = ", ".join(t.text for t in entry.targets) if entry else "a local user"
+                out.append(Finding(fid, Status.OK, f"{role} delivers to {where}", details=str(path)))
+        loops = take(lambda p: p.code == "loop")
+        out.append(Finding(
+            f"{prefix}.loops", Status.CRITICAL if loops else Status.OK,
+            loops[0].message if len(loops) == 1 else f"{len(loops)} alias loops" if loops else "no alias loops",
+            details="\n".join(f"line {p.line}: {p.message}" for p in loops),
+            hint=loops[0].hint if loops else "",
+        ))
+        rest = [p for p in problems if id(p) not in used and p.severity in ("error", "warning")]
+        errors = [p for p in rest if p.severity == "error"]
+        status = Status.WARNING if rest else Status.OK
+        summary = (f"{len(af.entries)} entries, {len(errors)} errors, {len(rest) - len(errors)} warnings"
+                   if rest else f"{len(af.entries)} entries, no problems")
+        out.append(Finding(f"{prefix}.file", status, f"{path}: {summary}",
+                           details="\n".join(str(p) for p in rest[:20]) + (f"\n... {len(rest) - 20} more"
+                                                                           if len(rest) > 20 else ""),
+                           hint="see: mailtop aliases check" + (" --virtual" if dialect == "virtual" else ""),
+                           data={"entries": len(af.entries), "errors": len(errors), "warnings": len(rest) - len(errors)}))
+        plan = core.plan_rebuild(path, dialect, cfg.postfix.config_dir, cfg.postfix.bin_dir, cfg.aliases.rebuild)
+        stale = core.database_is_stale(path, plan)
+        fid = f"{prefix}.database"
+        if not plan.used:
+            out.append(Finding(fid, Status.WARNING, f"Postfix does not read {path}", details=plan.reason,
+                               hint="check [postfix] config_dir and [aliases] path"))
+        elif stale:
+            cmd = " ".join(plan.argv or ())
+            out.append(Finding(fid, Status.WARNING, f"the database of {plan.table} is older than its source",
+                               details="the last edit was not rebuilt: Postfix still uses the old version",
+                               hint=f"run: {cmd}" if cmd else plan.reason))
+        elif stale is None:
+            out.append(Finding(fid, Status.OK, f"{plan.table or path}: no database to rebuild", details=plan.reason))
+        else:
+            out.append(Finding(fid, Status.OK, f"{plan.table}: database is newer than its source"))
+    return out
 
 
 async def _postfix(cfg: Config) -> Sequence[Finding]:
@@ -413,7 +516,7 @@ def registry(cfg: Config) -> list[Check]:
         Check("log", "mail log", _log, timeout=t + 5, refresh=cfg.refresh.log),
         Check("quota", "mailbox quota", _quota, timeout=t + 2, refresh=cfg.refresh.quota),
         Check("storage", "mail store space", _storage, timeout=t + 1, refresh=cfg.refresh.quota),
-        Check("aliases", "aliases", _aliases, timeout=t + 2, refresh=cfg.refresh.health),
+        Check("aliases", "aliases", _aliases, timeout=3 * t + 2, refresh=cfg.refresh.health),
     ]
     return checks
 

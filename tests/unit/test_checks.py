@@ -1,0 +1,229 @@
+"""The check registry's runner: concurrency, timeouts, errors, prerequisites, order, selection.
+
+The checks here are small async functions written for the test; they stand for any check and talk to
+nothing, so the runner's rules are tested on their own (the real checks are tested against the lab).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from mailtop.checks import Check, Selection, id_matches, import_optional, in_thread, registry, run_checks
+from mailtop.config import Config
+from mailtop.model import Finding, Status
+
+CFG = Config()
+
+
+def ok(fid: str, delay: float = 0.0, status: Status = Status.OK):
+    async def run(cfg):
+        await asyncio.sleep(delay)
+        return [Finding(fid, status, f"{fid} says {status.name}")]
+
+    return run
+
+
+async def boom(cfg):
+    raise RuntimeError("disk on fire")
+
+
+async def test_findings_come_back_in_registry_order_not_finish_order():
+    checks = [
+        Check("a", "A", ok("a", 0.15), timeout=2),
+        Check("b", "B", ok("b", 0.0), timeout=2),
+        Check("c", "C", ok("c", 0.05), timeout=2),
+    ]
+    run = await run_checks(CFG, checks=checks)
+    assert [f.id for f in run.findings] == ["a", "b", "c"]
+    # concurrent: the wall time is the slowest check, not the sum
+    assert run.wall < 0.15 + 0.05 + 0.1
+    assert run.slowest().check == "a"
+
+
+async def test_a_raising_check_becomes_unknown_and_the_others_still_run():
+    checks = [Check("a", "A", boom, timeout=2), Check("b", "B", ok("b"), timeout=2)]
+    run = await run_checks(CFG, checks=checks)
+    a, b = run.findings
+    assert a.id == "a" and a.status is Status.UNKNOWN
+    assert "RuntimeError: disk on fire" in a.summary
+    assert run.results[0].state == "error"
+    assert b.status is Status.OK
+    assert run.status is Status.UNKNOWN
+
+
+async def test_a_check_over_its_timeout_becomes_unknown_within_the_timeout():
+    checks = [Check("slow", "Slow thing", ok("slow", 30), timeout=0.2), Check("fast", "F", ok("fast"), timeout=2)]
+    t0 = time.perf_counter()
+    run = await run_checks(CFG, checks=checks)
+    assert time.perf_counter() - t0 < 1.0
+    slow = run.findings[0]
+    assert slow.status is Status.UNKNOWN and "no result within 0.2 s" in slow.summary
+    assert run.results[0].state == "timeout"
+    assert run.findings[1].status is Status.OK
+
+
+async def test_a_down_prerequisite_skips_dependants_instead_of_waiting_for_them():
+    checks = [
+        Check("system.postfix", "Postfix", ok("system.postfix", 0.0, Status.CRITICAL), timeout=2),
+        Check("queue", "queue", ok("queue", 30), timeout=20, depends=("system.postfix",)),
+        Check("relay", "relay", ok("relay", 30), timeout=20, depends=("system.postfix",)),
+        Check("log", "log", ok("log"), timeout=2),
+    ]
+    t0 = time.perf_counter()
+    run = await run_checks(CFG, checks=checks)
+    assert time.perf_counter() - t0 < 1.0
+    by = {f.id: f for f in run.findings}
+    for dep in ("queue", "relay"):
+        assert by[dep].status is Status.UNKNOWN
+        assert by[dep].summary == "skipped: Postfix (system.postfix) is down"
+        assert by[dep].data["skipped_because"] == ["system.postfix"]
+    assert by["log"].status is Status.OK
+    assert run.status is Status.CRITICAL
+
+
+async def test_a_prerequisite_that_times_out_or_raises_is_down_too():
+    checks = [
+        Check("p1", "P1", ok("p1", 30), timeout=0.1),
+        Check("p2", "P2", boom, timeout=2),
+        Check("d1", "D1", ok("d1"), timeout=2, depends=("p1",)),
+        Check("d2", "D2", ok("d2"), timeout=2, depends=("p2",)),
+    ]
+    run = await run_checks(CFG, checks=checks)
+    by = {f.id: f for f in run.findings}
+    assert by["d1"].summary.startswith("skipped: P1 (p1)")
+    assert by["d2"].summary.startswith("skipped: P2 (p2)")
+
+
+async def test_a_warning_prerequisite_is_not_down():
+    checks = [
+        Check("p", "P", ok("p", 0, Status.WARNING), timeout=2),
+        Check("d", "D", ok("d"), timeout=2, depends=("p",)),
+    ]
+    run = await run_checks(CFG, checks=checks)
+    assert [f.status for f in run.findings] == [Status.WARNING, Status.OK]
+
+
+async def test_finding_ids_are_kept_below_their_check():
+    async def stray(cfg):
+        return [Finding("mx.lab.test", Status.OK, "x"), Finding("dns.spf", Status.OK, "y")]
+
+    run = await run_checks(CFG, checks=[Check("dns", "DNS", stray, timeout=2)])
+    assert [f.id for f in run.findings] == ["dns.mx.lab.test", "dns.spf"]
+
+
+async def test_a_check_returning_something_else_is_reported_as_an_error():
+    async def wrong(cfg):
+        return ["not a finding"]
+
+    run = await run_checks(CFG, checks=[Check("w", "W", wrong, timeout=2)])
+    assert run.findings[0].status is Status.UNKNOWN
+    assert "not Finding" in run.findings[0].summary
+
+
+def test_id_matching_is_by_dotted_prefix():
+    assert id_matches("tls.smtp", "tls")
+    assert id_matches("tls.smtp", "tls.smtp")
+    assert not id_matches("tls.smtps", "tls.smtp")
+    assert not id_matches("tlsx", "tls")
+    sel = Selection(only=("dns.mx",), skip=())
+    assert sel.check_selected("dns")  # the filter is below the check: run it, filter its findings
+    assert sel.finding_selected("dns.mx.lab.test")
+    assert not sel.finding_selected("dns.spf.lab.test")
+    assert not Selection(skip=("tls",)).check_selected("tls.imaps")
+
+
+async def test_only_runs_prerequisites_silently_and_skip_drops_them():
+    calls = []
+
+    def rec(fid, status=Status.OK):
+        async def run(cfg):
+            calls.append(fid)
+            return [Finding(fid, status, fid)]
+
+        return run
+
+    checks = [
+        Check("system.postfix", "Postfix", rec("system.postfix"), timeout=2),
+        Check("tls.smtp", "TLS", rec("tls.smtp"), timeout=2, depends=("system.postfix",)),
+        Check("tls.smtps", "TLS", rec("tls.smtps"), timeout=2, depends=("system.postfix",)),
+        Check("quota", "Q", rec("quota"), timeout=2),
+    ]
+    run = await run_checks(CFG, only="tls.smtp", checks=checks)
+    assert [f.id for f in run.findings] == ["tls.smtp"]
+    assert sorted(calls) == ["system.postfix", "tls.smtp"]
+    calls.clear()
+    run = await run_checks(CFG, skip="system.postfix,quota", checks=checks)
+    assert [f.id for f in run.findings] == ["tls.smtp", "tls.smtps"]
+    assert "system.postfix" not in calls and "quota" not in calls
+
+
+async def test_only_with_an_unknown_id_is_an_unknown_finding_with_a_suggestion():
+    checks = [Check("tls.smtp", "TLS", ok("tls.smtp"), timeout=2)]
+    run = await run_checks(CFG, only="tsl", checks=checks)
+    assert run.status is Status.UNKNOWN
+    (note,) = run.findings
+    assert note.id == "mailtop.selection"
+    assert "did you mean 'tls'" in note.summary
+
+
+async def test_in_thread_returns_and_raises():
+    assert await in_thread(sum, [1, 2, 3]) == 6
+    with pytest.raises(ZeroDivisionError):
+        await in_thread(lambda: 1 / 0)
+
+
+async def test_in_thread_does_not_hold_the_process_at_exit(tmp_path):
+    # a check stuck in a blocking read times out, and the process still exits at once
+    script = textwrap.dedent(
+        """
+        import asyncio, time
+        from mailtop.checks import Check, in_thread, run_checks
+        from mailtop.config import Config
+
+        async def stuck(cfg):
+            await in_thread(time.sleep, 60)
+            return []
+
+        run = asyncio.run(run_checks(Config(), checks=[Check("stuck", "Stuck", stuck, timeout=0.2)]))
+        print(run.findings[0].status.name)
+        """
+    )
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "UNKNOWN", out.stderr
+    assert time.perf_counter() - t0 < 10
+
+
+def test_import_optional_tells_a_missing_module_from_a_broken_one(tmp_path, monkeypatch):
+    pkg = tmp_path / "mtfakepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "broken.py").write_text("import mt_no_such_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_optional("mtfakepkg.absent") is None
+    assert import_optional("mt_no_such_package.x") is None
+    with pytest.raises(ModuleNotFoundError):
+        import_optional("mtfakepkg.broken")
+
+
+def test_registry_ids_are_unique_and_ports_zero_are_not_offered():
+    cfg = Config()
+    ids = [c.id for c in registry(cfg)]
+    assert len(ids) == len(set(ids))
+    assert "tls.smtps" not in ids and "system.smtps" not in ids  # smtps_port = 0 by default
+    for required in ("system.postfix", "system.dovecot", "dns.resolver", "dns", "relay", "queue", "log",
+                     "quota", "storage", "aliases", "tls.smtp", "tls.imaps", "system.pop3"):
+        assert required in ids
+    by = {c.id: c for c in registry(cfg)}
+    assert by["tls.smtp"].depends == ("system.postfix",)
+    assert by["tls.imaps"].depends == ("system.dovecot",)
+    assert by["dns"].depends == ("dns.resolver",)
+    assert by["tls.smtp"].refresh == cfg.refresh.tls
+    # every dependency names a registered check
+    assert all(d in by for c in by.values() for d in c.depends)
