@@ -46,6 +46,13 @@ def check_sources(cfg: Config) -> list[Source]:
 def build_sources(cfg: Config) -> tuple[list[Source], dict[str, str]]:
     sources: list[Source] = []
     missing: dict[str, str] = {}
+    if _optional("mailtop.mta.postfix") is not None:
+        from mailtop.mta.postfix import PostfixQueue
+
+        reader = PostfixQueue.from_config(cfg)
+        sources.append(Source("queue", cfg.refresh.queue, reader.snapshot, label="postqueue -j"))
+    else:
+        missing["queue"] = "mailtop.mta.postfix is not installed"
     if _optional("mailtop.checks") is not None:
         sources += check_sources(cfg)
     else:
