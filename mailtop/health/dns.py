@@ -1055,7 +1055,8 @@ def analyse_dmarc(domain: str, txt: Lookup) -> Finding:
     name = f"_dmarc.{domain}"
     if not txt.definitive:
         return _finding(fid, Status.UNKNOWN, f"DMARC look-up {name} failed: {txt.outcome.value}", [txt.describe()])
-    records = [r for r in txt.records if r.replace(" ", "").lower().startswith("v=dmarc1")]
+    # a record that merely contains v=DMARC1 is reported (receivers ignore it) rather than overlooked
+    records = [r for r in txt.records if "v=dmarc1" in r.replace(" ", "").lower()]
     hint = f"Publish e.g. '{name}. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc@{domain}\"'."
     if not records:
         return _finding(fid, Status.WARNING, f"{domain} has no DMARC record ({txt.outcome.value} at {name})",
