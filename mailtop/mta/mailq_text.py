@@ -88,7 +88,8 @@ class _Open:
             queue = "deferred"
         else:
             queue = "incoming"
-        sender = "" if self.sender in ("MAILER-DAEMON", "<>") else self.sender
+        # the null sender is written MAILER-DAEMON, as postqueue -j does
+        sender = "MAILER-DAEMON" if self.sender in ("", "<>") else self.sender
         return QueueEntry(queue=queue, queue_id=self.qid, arrival=self.arrival, size=self.size, sender=sender,
                           recipients=tuple(self.rcpts), forced_expire=self.flag == "#")
 

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,49 @@ def entry_from_record(d: dict[str, Any], next_retry: float | None = None) -> Que
         forced_expire=bool(d.get("forced_expire", False)),
         next_retry=next_retry,
     )
+
+
+def feed_json_lines(
+    builder: SummaryBuilder,
+    lines: Iterable[bytes | str],
+    on_entry: Callable[[QueueEntry], None] | None = None,
+    retry: _Retry | None = None,
+) -> int:
+    """Add ``postqueue -j`` lines to ``builder`` (malformed ones skipped and counted); returns the
+    number of records added. With ``on_entry``, each record also becomes a ``QueueEntry`` handed to it;
+    without, no per-message object is made."""
+    add_raw = builder.add_raw
+    parse = parse_json_record
+    n = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        d = parse(line)
+        if d is None:
+            builder.skip(f"malformed postqueue -j line: {line[:120]!r}")
+            continue
+        n += 1
+        if on_entry is not None:
+            nr = None
+            if retry is not None and retry.keep_map and d["queue_name"] == "deferred":
+                retry.join()  # the walk is usually done before the first line arrives
+                nr = retry.times.get(d["queue_id"])
+            entry = entry_from_record(d, nr)
+            builder.add(entry)
+            on_entry(entry)
+        else:
+            add_raw(d["queue_name"], d["queue_id"], d["arrival_time"], d["message_size"],
+                    [(r["address"], r.get("delay_reason", "")) for r in d["recipients"]])
+    return n
+
+
+def summarize_json_lines(
+    lines: Iterable[bytes | str], now: float, *, shapes: bool = True, reasons: bool = True
+) -> QueueSummary:
+    """The summary of saved ``postqueue -j`` output (a file, a capture), as ``summarize()`` makes it."""
+    builder = SummaryBuilder(now, "postqueue -j", shapes=shapes, reasons=reasons)
+    feed_json_lines(builder, lines)
+    return builder.result()
 
 
 class _Retry:
@@ -267,31 +310,10 @@ class PostfixQueue:
         if fmt in ("text", "mailq"):
             return self._read_text(fmt, builder, on_entry)
         argv = self.listing_argv("json")
-        add_raw = builder.add_raw
-        parse = parse_json_record
-        n = 0
         try:
-            for line in self._lines(argv):
-                if not line.strip():
-                    continue
-                d = parse(line)
-                if d is None:
-                    builder.skip(f"malformed postqueue -j line: {line[:120]!r}")
-                    continue
-                n += 1
-                if on_entry is not None:
-                    if retry.keep_map and d["queue_name"] == "deferred":
-                        retry.join()  # the walk is usually done before the first line arrives
-                        entry = entry_from_record(d, retry.times.get(d["queue_id"]))
-                    else:
-                        entry = entry_from_record(d)
-                    builder.add(entry)
-                    on_entry(entry)
-                else:
-                    add_raw(d["queue_name"], d["queue_id"], d["arrival_time"], d["message_size"],
-                            [(r["address"], r.get("delay_reason", "")) for r in d["recipients"]])
+            feed_json_lines(builder, self._lines(argv), on_entry, retry)
         except QueueError as exc:
-            if n == 0 and self.queue_format == "auto" and "usage:" in str(exc):
+            if builder.empty and self.queue_format == "auto" and "usage:" in str(exc):
                 # Postfix < 3.1 has no -j: fall back to the text listing.
                 builder.source = "postqueue -p"
                 return self._read_text("text", builder, on_entry)

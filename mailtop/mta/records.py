@@ -44,7 +44,7 @@ class QueueEntry:
     size: int
     """Bytes (``message_size``)."""
     sender: str
-    """Envelope sender; ``""`` for the null sender (bounces)."""
+    """Envelope sender; ``MAILER-DAEMON`` for the null sender (bounces), as ``postqueue -j`` writes it."""
     recipients: tuple[Recipient, ...] = ()
     forced_expire: bool = False
     """``postsuper -e`` was used: the next delivery attempt bounces it."""

@@ -96,6 +96,11 @@ class SummaryBuilder:
         self._reasons: dict[str, _Reason] = {}
         self._shape: dict[str, dict[str, list[int]]] = {}
 
+    @property
+    def empty(self) -> bool:
+        """No record added yet."""
+        return not self._queues
+
     # ------------------------------------------------------------------ input
 
     def add_raw(
