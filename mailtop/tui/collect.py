@@ -32,6 +32,8 @@ class Source:
     fetch: Callable[[], Any] | Callable[[], Awaitable[Any]]
     label: str = ""
     """Shown in notices ("queue: postqueue failed ...")."""
+    owner: Any = None
+    """The object behind ``fetch`` when a panel needs more of it (the log monitor, for tracing)."""
 
 
 @dataclass(frozen=True)
