@@ -29,6 +29,7 @@ Nothing here imports Textual. The dashboard's Aliases panel and ``mailtop aliase
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as _dt
 import difflib
@@ -52,6 +53,7 @@ ERROR = "error"
 WARNING = "warning"
 INFO = "info"
 _SEVERITY_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
+_WS = " \t\r\n\v\f"  # what Postfix (ISSPACE) and Sendmail call whitespace: ASCII only, never U+00A0
 
 
 class AliasError(ValueError):
@@ -59,6 +61,22 @@ class AliasError(ValueError):
 
 
 # --------------------------------------------------------------------------- records
+
+
+def printable(text: str) -> str:
+    """``text`` with control, invisible and undecodable characters written as escapes (\\x00, \\u200b)."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch == " " or not (cat in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") or (cat == "Zs")):
+            out.append(ch)
+        elif "\udc80" <= ch <= "\udcff":
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ord(ch) < 256:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +89,11 @@ class Problem:
     message: str
     name: str = ""
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        # messages end up on terminals and in JSON: never raw control or invisible characters
+        object.__setattr__(self, "message", printable(self.message))
+        object.__setattr__(self, "name", printable(self.name))
 
     @property
     def is_error(self) -> bool:
@@ -93,6 +116,8 @@ class Target:
     text: str
     kind: str
     value: str
+    line: int = field(default=0, compare=False)
+    """The physical line the target is on (entries can span several lines); 0 when not from a file."""
 
     @property
     def domain(self) -> str:
@@ -401,11 +426,11 @@ def _quote_balanced(text: str) -> bool:
 
 def classify_target(text: str) -> Target:
     """What kind of target ``text`` is (already split from its neighbours and stripped)."""
-    raw = text.strip()
+    raw = text.strip(_WS)
     value = _unquote(raw)
     m = re.fullmatch(r"<([^<>]*)>", value) or re.fullmatch(r'[^<>"]*<([^<>]*)>\s*', value)
     if m and "@" in m.group(1):
-        value = m.group(1).strip()
+        value = m.group(1).strip(_WS)
     if value.startswith("|"):
         kind = "pipe"
     elif value[:9].lower() == ":include:":
@@ -424,6 +449,13 @@ def classify_target(text: str) -> Target:
 
 
 _NAME_SAFE = re.compile(r"[A-Za-z0-9._+\-=/!%&'*?^`{|}~$]+")
+
+
+def _has_space(t: Target) -> bool:
+    """An unquoted address with whitespace in it: almost always a missing comma."""
+    return (t.kind in ("local", "address", "user") and not t.text.startswith('"')
+            and bool(re.search(r"\s", t.value, re.ASCII)) and '"' not in t.value
+            and not re.search(r"<[^<>]*>", t.text))
 
 
 def _odd_chars(text: str) -> list[str]:
@@ -454,11 +486,11 @@ class _Parser:
             line = lines[i]
             c = _content(line)
             lineno = i + 1
-            if not c.strip():
+            if not c.strip(_WS):
                 out.append(_Chunk("blank", line, lineno))
                 i += 1
                 continue
-            if c.lstrip().startswith("#"):
+            if c.lstrip(_WS).startswith("#"):
                 out.append(_Chunk("comment", line, lineno))
                 i += 1
                 continue
@@ -477,10 +509,10 @@ class _Parser:
             last = i
             while j < n:
                 cj = _content(lines[j])
-                if cj.strip() and not cj.lstrip().startswith("#") and cj[0] in " \t":
+                if cj.strip(_WS) and not cj.lstrip(_WS).startswith("#") and cj[0] in " \t":
                     last = j
                     j += 1
-                elif not cj.strip() or cj.lstrip().startswith("#"):
+                elif not cj.strip(_WS) or cj.lstrip(_WS).startswith("#"):
                     j += 1
                 else:
                     break
@@ -495,14 +527,19 @@ class _Parser:
         parts: list[tuple[int, str]] = []
         for k, line in enumerate(block):
             c = _content(line)
-            if k and (not c.strip() or c.lstrip().startswith("#")):
+            if k and (not c.strip(_WS) or c.lstrip(_WS).startswith("#")):
                 probs.append(Problem(
                     lineno + k, WARNING, "syntax.comment-inside-entry",
                     "comment or blank line inside an entry: Postfix continues the entry after it, "
                     "Sendmail ends the entry here",
                     hint="move the comment above the entry"))
                 continue
-            parts.append((lineno + k, c.strip()))
+            if k and self.dialect == "aliases" and re.match(r"[ \t]+[^\s:,\"#|/\\]+[ \t]*:", c):
+                probs.append(Problem(
+                    lineno + k, WARNING, "syntax.indented-entry",
+                    f"continuation line looks like an entry of its own: {c.strip(_WS)[:40]!r}",
+                    hint="an indented line continues the entry above; remove the indentation"))
+            parts.append((lineno + k, c.strip(_WS)))
         end_line = lineno + len(block) - 1
         logical = " ".join(p for _, p in parts)
         if "\x00" in logical:
@@ -516,12 +553,12 @@ class _Parser:
                     f"not a 'name: targets' line: {logical[:60]!r}",
                     hint="an alias line is 'name: target, target'; a comment starts with #"))
                 return chunk
-            raw_name = pieces[0].strip()
-            value = ":".join(pieces[1:]).strip()
+            raw_name = pieces[0].strip(_WS)
+            value = ":".join(pieces[1:]).strip(_WS)
         else:
-            m = re.match(r"(\S+)\s*(.*)", logical)
+            m = re.match(r"([^ \t]+)[ \t]*(.*)", logical)
             raw_name = m.group(1) if m else ""
-            value = m.group(2).strip() if m else ""
+            value = m.group(2).strip(_WS) if m else ""
         name = _unquote(raw_name)
         if not _quote_balanced(logical):
             probs.append(Problem(lineno, ERROR, "syntax.quote", "unbalanced double quote",
@@ -531,7 +568,7 @@ class _Parser:
             probs.append(Problem(lineno, ERROR, "syntax.empty-name", "entry without a name before the colon"))
             return chunk
         if self.dialect == "aliases":
-            if not (raw_name.startswith('"') and raw_name.endswith('"')) and re.search(r"\s", raw_name):
+            if not (raw_name.startswith('"') and raw_name.endswith('"')) and re.search(r"\s", raw_name, re.ASCII):
                 probs.append(Problem(lineno, ERROR, "name.space", f"name {raw_name!r} contains whitespace",
                                      name=name, hint='quote it ("a b": ...) or remove the space'))
             if "@" in name:
@@ -559,15 +596,24 @@ class _Parser:
         else:
             seps = "," if self.dialect == "aliases" else ", \t"
             raw_targets = _split_outside_quotes(value, seps)
+            starts, pos = [], 0
+            for _, part in parts:
+                starts.append(pos)
+                pos += len(part) + 1
+            off = len(logical.rstrip(_WS)) - len(value)
             empties = 0
             for rt in raw_targets:
-                rt = rt.strip()
+                here = off + len(rt) - len(rt.lstrip(_WS))
+                off += len(rt) + 1
+                rt = rt.strip(_WS)
                 if not rt:
                     empties += 1
                     continue
-                targets.append(classify_target(rt))
+                where = parts[max(0, bisect.bisect_right(starts, here) - 1)][0] if parts else lineno
+                t = classify_target(rt)
+                targets.append(Target(t.text, t.kind, t.value, where))
             if self.dialect == "aliases" and empties:
-                trailing = not raw_targets[-1].strip()
+                trailing = not raw_targets[-1].strip(_WS)
                 probs.append(Problem(
                     end_line if trailing else lineno, WARNING, "syntax.empty-target",
                     "a comma with nothing after it" if trailing else "two commas with nothing between them",
@@ -575,8 +621,10 @@ class _Parser:
             if self.dialect == "virtual" and "@" not in name and "." in name:
                 targets = []  # 'domain anything': the value is not an address
         chunk.entry = Entry(name, tuple(targets), lineno, end_line)
+        if not _quote_balanced(logical):
+            return chunk  # the targets are not what the author meant: the quote error says enough
         for t in targets:
-            probs.extend(self._target_problems(t, name, lineno))
+            probs.extend(self._target_problems(t, name, t.line or lineno))
         return chunk
 
     def _target_problems(self, t: Target, name: str, line: int) -> list[Problem]:
@@ -587,14 +635,18 @@ class _Parser:
                                f"{name}: a virtual alias cannot deliver to a {t.kind} ({t.text})", name=name,
                                hint="point the virtual alias at a local alias that does it"))
             return out
-        if t.kind == "pipe" and not quoted and re.search(r"\s", t.value):
+        if t.kind == "pipe" and not quoted and re.search(r"\s", t.value, re.ASCII):
             out.append(Problem(line, WARNING, "target.unquoted-command",
                                f"{name}: command with spaces is not quoted: {t.text}", name=name,
                                hint=f'write it as {_quote(t.value)}'))
-        elif t.kind in ("local", "address", "user") and not quoted and re.search(r"\s", t.value) \
-                and '"' not in t.value and not re.search(r"<[^<>]*>", t.text):
-            out.append(Problem(line, WARNING, "target.space", f"{name}: target {t.text!r} contains a space",
-                               name=name, hint="separate targets with commas"))
+        elif _has_space(t):
+            if " #" in t.text or "\t#" in t.text:
+                out.append(Problem(line, ERROR, "target.inline-comment",
+                                   f"{name}: {t.text!r}: '#' after a target is not a comment, it becomes part of it",
+                                   name=name, hint="put the comment on a line of its own"))
+            else:
+                out.append(Problem(line, ERROR, "target.space", f"{name}: target {t.text!r} contains a space",
+                                   name=name, hint="separate targets with commas"))
         if t.kind == "address" and t.value.lower().endswith(".redirect"):
             out.append(Problem(line, WARNING, "target.redirect",
                                f"{name}: {t.text}: .REDIRECT is a Sendmail feature; Postfix sends to that address",
@@ -701,6 +753,8 @@ def _alias_semantics(first: dict[str, Entry], directory: Directory | None, check
     for key, e in first.items():
         edges: list[str] = []
         for t in e.targets:
+            if _has_space(t) or not _quote_balanced(t.text):
+                continue  # already an error of its own
             if t.kind == "local":
                 lk = t.value.lower()
                 if lk in first:
@@ -709,11 +763,11 @@ def _alias_semantics(first: dict[str, Entry], directory: Directory | None, check
                     else:
                         user = directory.is_local_user(lk) if directory else None
                         if user is False:
-                            out.append(Problem(e.line, ERROR, "loop",
+                            out.append(Problem(t.line or e.line, ERROR, "loop",
                                                f"{e.name} lists itself and is not a local user: mail loops",
                                                name=e.name, hint="remove the self-reference"))
                         else:
-                            out.append(Problem(e.line, INFO, "target.self",
+                            out.append(Problem(t.line or e.line, INFO, "target.self",
                                                f"{e.name} lists itself: delivers to the user's own mailbox too",
                                                name=e.name, hint=f"write \\{t.value} to make that explicit"))
                     continue
@@ -730,10 +784,10 @@ def _alias_semantics(first: dict[str, Entry], directory: Directory | None, check
                         continue
                 ok, why = _is_mailbox_reachable(t.value, first, directory)
                 if ok is False:
-                    out.append(Problem(e.line, ERROR, "target.nowhere", f"{e.name}: {t.text} goes nowhere: {why}",
+                    out.append(Problem(t.line or e.line, ERROR, "target.nowhere", f"{e.name}: {t.text} goes nowhere: {why}",
                                        name=e.name, hint="check the spelling"))
                 elif ok is None and directory is not None:
-                    out.append(Problem(e.line, INFO, "target.unchecked", f"{e.name}: {t.text}: {why}", name=e.name))
+                    out.append(Problem(t.line or e.line, INFO, "target.unchecked", f"{e.name}: {t.text}: {why}", name=e.name))
             elif check_files:
                 out.extend(_file_target(e, t))
         graph[key] = edges
@@ -765,33 +819,33 @@ def _unknown_user(e: Entry, t: Target, name: str, directory: Directory | None, a
     if known:
         return []
     if known is None:
-        return [Problem(e.line, WARNING, "target.unchecked",
+        return [Problem(t.line or e.line, WARNING, "target.unchecked",
                         f"{e.name}: cannot tell whether local user {name!r} exists", name=e.name)]
     what = "neither an alias nor a local user" if alias_ok else "not a local user"
-    return [Problem(e.line, ERROR, "target.unknown-user", f"{e.name}: {t.text} goes nowhere: {name!r} is {what}",
+    return [Problem(t.line or e.line, ERROR, "target.unknown-user", f"{e.name}: {t.text} goes nowhere: {name!r} is {what}",
                     name=e.name, hint="check the spelling, or add the user to [aliases] extra_users if NSS cannot see it")]
 
 
 def _file_target(e: Entry, t: Target) -> list[Problem]:
     if t.kind == "include":
-        path = Path(t.value[9:].strip())
+        path = Path(t.value[9:].strip(_WS))
         if not path.is_absolute():
-            return [Problem(e.line, ERROR, "target.include-relative", f"{e.name}: {t.text}: the path must be absolute",
+            return [Problem(t.line or e.line, ERROR, "target.include-relative", f"{e.name}: {t.text}: the path must be absolute",
                             name=e.name)]
         if not path.is_file():
-            return [Problem(e.line, WARNING, "target.include-missing", f"{e.name}: include file {path} does not exist",
+            return [Problem(t.line or e.line, WARNING, "target.include-missing", f"{e.name}: include file {path} does not exist",
                             name=e.name, hint="mail to this alias is deferred until it exists")]
     elif t.kind == "file":
         path = Path(t.value)
         if not path.parent.is_dir():
-            return [Problem(e.line, WARNING, "target.file-folder", f"{e.name}: folder {path.parent} does not exist",
+            return [Problem(t.line or e.line, WARNING, "target.file-folder", f"{e.name}: folder {path.parent} does not exist",
                             name=e.name)]
     elif t.kind == "pipe":
-        argv0 = t.value[1:].strip().split(" ", 1)[0].strip('"')
+        argv0 = t.value[1:].strip(_WS).split(" ", 1)[0].strip('"')
         if argv0.startswith("/"):
             p = Path(argv0)
             if not p.is_file() or not os.access(p, os.X_OK):
-                return [Problem(e.line, WARNING, "target.command-missing",
+                return [Problem(t.line or e.line, WARNING, "target.command-missing",
                                 f"{e.name}: command {argv0} is not an executable file", name=e.name)]
     return []
 
@@ -842,7 +896,7 @@ def _virtual_semantics(first: dict[str, Entry], directory: Directory | None) -> 
                 if dom in domains or ("@" + dom) in first:
                     if ("@" + dom) in first:
                         continue
-                    out.append(Problem(e.line, ERROR, "target.nowhere",
+                    out.append(Problem(t.line or e.line, ERROR, "target.nowhere",
                                        f"{e.name}: {t.text} goes nowhere: {dom} is a virtual alias domain in this "
                                        "table and there is no such key", name=e.name))
                     continue
@@ -853,10 +907,10 @@ def _virtual_semantics(first: dict[str, Entry], directory: Directory | None) -> 
                         continue
                     ok, why = _is_mailbox_reachable(t.value, None, directory, set(first))
                     if ok is False:
-                        out.append(Problem(e.line, ERROR, "target.nowhere", f"{e.name}: {t.text} goes nowhere: {why}",
+                        out.append(Problem(t.line or e.line, ERROR, "target.nowhere", f"{e.name}: {t.text} goes nowhere: {why}",
                                            name=e.name, hint="check the spelling"))
                     elif ok is None:
-                        out.append(Problem(e.line, INFO, "target.unchecked", f"{e.name}: {t.text}: {why}",
+                        out.append(Problem(t.line or e.line, INFO, "target.unchecked", f"{e.name}: {t.text}: {why}",
                                            name=e.name))
             elif t.kind in ("local", "user"):
                 lk = t.local_part.lower()
@@ -871,7 +925,7 @@ def _virtual_semantics(first: dict[str, Entry], directory: Directory | None) -> 
         out.append(Problem(first[cycle[0]].line, ERROR, "loop", f"virtual alias loop: {path}", name=names[0]))
     # every domain this table serves needs a postmaster and should have an abuse address
     served = set(domains)
-    served |= {k.rpartition("@")[2] for k in first if "@" in k}
+    served |= {k.rpartition("@")[2] for k in first if "@" in k and not k.endswith(":")}
     for dom in sorted(served):
         if not dom:
             continue
@@ -884,7 +938,7 @@ def _virtual_semantics(first: dict[str, Entry], directory: Directory | None) -> 
                     and f"{role}@{dom}" in directory.virtual_mailboxes:
                 continue
             out.append(Problem(0, sev, f"role.{role}", f"no {role}@{dom} in this table", name=f"{role}@{dom}",
-                               hint=f"add '{role}@{dom} postmaster@localhost' or a person"))
+                               hint=f"add '{role}@{dom} postmaster@localhost' (or a person)"))
     return out
 
 
@@ -1074,7 +1128,7 @@ class AliasFile:
             if c.kind == "entry":
                 for line in _split_lines(c.text)[1:]:
                     m = re.match(r"[ \t]+", line)
-                    if m and _content(line).strip() and not _content(line).lstrip().startswith("#"):
+                    if m and _content(line).strip(_WS) and not _content(line).lstrip(_WS).startswith("#"):
                         return m.group(0)
         return "\t"
 
