@@ -194,10 +194,19 @@ def parse_networks(value: str) -> tuple[list[Network], list[str]]:
             addr, _, rest = text[1:].partition("]")
             text = addr + rest
         try:
-            nets.append(ipaddress.ip_network(text, strict=False))
+            nets.append(_unmap(ipaddress.ip_network(text, strict=False)))
         except ValueError:
             other.append(tok)
     return nets, other
+
+
+def _unmap(net: Network) -> Network:
+    """``[::ffff:127.0.0.0]/104`` (Debian's default mynetworks has it) is 127.0.0.0/8."""
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96:
+        mapped = net.network_address.ipv4_mapped
+        if mapped is not None:
+            return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+    return net
 
 
 def _within(net: Network, trusted: Sequence[Network]) -> bool:
@@ -313,7 +322,9 @@ def analyse_instance(inst: Instance, trusted_networks: Sequence[Network]) -> Fin
         extra = [n for n in nets if not _within(n, trusted_networks)]
         relay_list = inst.param("smtpd_relay_restrictions", svc)
         rcpt_list = inst.param("smtpd_recipient_restrictions", svc)
-        wide = bool(extra)
+        # Extra private networks are a LAN that can relay (a warning below); extra public space
+        # behind permit_mynetworks makes the server an open relay.
+        wide = any(_is_public(n) for n in extra)
         v_relay = judge_list("smtpd_relay_restrictions", relay_list, wide)
         v_rcpt = judge_list("smtpd_recipient_restrictions", rcpt_list, wide)
         lines.append(f"[{label}] mynetworks = {mynet or '(empty)'}")
@@ -325,10 +336,11 @@ def analyse_instance(inst: Instance, trusted_networks: Sequence[Network]) -> Fin
             seen_wide.add(mynet)
             text = ", ".join(map(str, extra))
             public = any(_is_public(n) for n in extra)
-            msg = f"mynetworks includes {text}, beyond relay.trusted_networks"
-            # When permit_mynetworks reaches these networks, judge_list() below makes it critical.
-            (warn if not public else crit if (v_relay.open_to or not v_relay.stops) and
-             (v_rcpt.open_to or not v_rcpt.stops) else warn).append(f"[{label}] {msg}")
+            msg = f"[{label}] mynetworks includes {text}, beyond relay.trusted_networks"
+            # public space that reaches a permit before the relay check is critical (judge_list
+            # reports it as an open relay); anything else is wider than intended
+            is_open = public and not (v_relay.stops or v_rcpt.stops)
+            (crit if is_open else warn).append(msg)
         if v_relay.stops or v_rcpt.stops:
             for v in (v_relay, v_rcpt):
                 if v.stops or not v.open_to:
@@ -415,11 +427,10 @@ async def run_probe(host: str, port: int, *, source: str, helo: str, sender: str
     target = f"{host}:{port}"
     start = time.monotonic()
     step_timeout = max(0.2, timeout)
-    smtp = aiosmtplib.SMTP(hostname=host, port=port, local_hostname=helo, timeout=step_timeout,
-                           source_address=(source, 0) if source else None, start_tls=False)
     transcript: list[str] = []
     state: dict[str, Any] = {"step": "connect", "source": source}
     replies: list[RcptReply] = []
+    smtp: Any = None
 
     async def cmd(verb: bytes, arg: bytes) -> tuple[int, str]:
         line = (verb + b" " + arg).decode()
@@ -429,15 +440,21 @@ async def run_probe(host: str, port: int, *, source: str, helo: str, sender: str
         return resp.code, resp.message
 
     async def session() -> None:
+        nonlocal smtp
+        # Our own TCP connect (bound to the source), so "could not connect" and "connected, but no
+        # greeting" (a tarpit) are told apart.
+        sock = await _connect(host, port, source)
+        state["sock"] = sock
+        state["source"] = sock.getsockname()[0]
+        state["step"] = "greeting"
+        smtp = aiosmtplib.SMTP(sock=sock, hostname=host, local_hostname=helo, timeout=step_timeout,
+                               start_tls=False)
         resp = await smtp.connect()
-        sock = smtp.transport.get_extra_info("sockname") if smtp.transport else None
-        if sock:
-            state["source"] = sock[0]
         transcript.append(f"<<< {resp.code} {resp.message}")
         state["greeting"] = f"{resp.code} {resp.message}"
         state["step"] = "EHLO"
-        ehlo = await smtp.ehlo()
         transcript.append(f">>> EHLO {helo}")
+        ehlo = await smtp.ehlo()
         transcript.append(f"<<< {ehlo.code} {ehlo.message.splitlines()[0] if ehlo.message else ''}")
         state["step"] = "MAIL FROM"
         state["mail"] = await cmd(b"MAIL", f"FROM:<{sender}>".encode())
@@ -456,25 +473,26 @@ async def run_probe(host: str, port: int, *, source: str, helo: str, sender: str
         async with asyncio.timeout(timeout):
             await session()
     except TimeoutError:
-        state["failed_at"] = state["step"]
-        what = "no greeting" if state["step"] == "connect" and smtp.is_connected else f"no reply to {state['step']}"
-        if state["step"] == "connect" and not smtp.is_connected:
-            what = "could not connect"
+        step = state["step"]
+        state["failed_at"] = step
+        what = {"connect": "could not connect", "greeting": "connected, but no greeting"}.get(
+            step, f"no reply to {step}")
         state["error"] = f"{what} within {timeout:g}s"
-    except aiosmtplib.SMTPConnectError as exc:
-        state["failed_at"] = "connect"
-        state["error"] = str(exc)
     except aiosmtplib.SMTPServerDisconnected as exc:
         state["failed_at"] = state["step"]
         state["error"] = f"server closed the connection during {state['step']}: {exc}"
     except aiosmtplib.SMTPResponseException as exc:
         state["failed_at"] = state["step"]
         state["error"] = f"{state['step']} refused: {exc.code} {exc.message}"
-    except OSError as exc:
+    except OSError as exc:  # connect, bind (the source address is not local), reset
         state["failed_at"] = state["step"]
-        state["error"] = f"{state['step']}: {exc.strerror or exc}"
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        state["error"] = f"{why} ({state['step']} {'from ' + source + ' ' if source else ''}to {target})"
     finally:
-        await _goodbye(smtp, transcript, "mail" in state, min(2.0, step_timeout))
+        if smtp is not None:
+            await _goodbye(smtp, transcript, "mail" in state, min(2.0, step_timeout))
+        if "sock" in state and state["sock"].fileno() != -1:  # connected, but aiosmtplib never took it over
+            state["sock"].close()
     return ProbeResult(target, state["source"], state.get("greeting", ""), state.get("mail"), tuple(replies),
                        state.get("failed_at", ""), state.get("error", ""), time.monotonic() - start,
                        tuple(transcript))
@@ -500,6 +518,26 @@ async def _goodbye(smtp: Any, transcript: list[str], in_transaction: bool, timeo
     finally:
         if smtp.is_connected:
             smtp.close()
+
+
+async def _connect(host: str, port: int, source: str) -> socket.socket:
+    """A connected, non-blocking TCP socket, bound to ``source`` when given. The caller bounds the time."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if source:
+        want = ipaddress.ip_address(source).version
+        infos = [i for i in infos if (i[0] == socket.AF_INET6) == (want == 6)] or infos
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        if source:
+            sock.bind((source, 0))
+        await loop.sock_connect(sock, addr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _source_context(result: ProbeResult, instance: Instance | None, service: Service | None,
