@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mailtop.config import Config, parse_hostport
-from mailtop.model import Finding, Status, worst
+from mailtop.model import Finding, Metric, Status, worst
 
 T = TypeVar("T")
 
@@ -293,7 +293,90 @@ def _not_built(check_id: str, what: str, module: str) -> list[Finding]:
 
 
 async def _queue(cfg: Config) -> Sequence[Finding]:
-    return not_available("queue", "queue check", "mailtop.mta (summarize)")
+    mod = import_optional("mailtop.mta.postfix")
+    if mod is None:
+        return not_available("queue", "queue check", "mailtop.mta (summarize)")
+    queue = mod.PostfixQueue.from_config(cfg)
+    # the listing is stopped by its own timeout before the check's, so the finding says what happened
+    queue.timeout = min(queue.timeout, cfg.general.timeout + 3)
+    summary = await in_thread(lambda: queue.summarize(shapes=False, reasons=True))
+    return queue_findings(summary, cfg)
+
+
+def _age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def queue_findings(summary: Any, cfg: Config) -> list[Finding]:
+    """Per queue: count (``queue_count_warn/crit``) and age of the oldest message (``queue_oldest_warn/crit``;
+    the hold queue is an admin's deliberate side track: reported, never judged); per destination domain:
+    the oldest message's age, for the domains over the age thresholds."""
+    th = cfg.thresholds
+    if summary.error:
+        return [Finding("queue", Status.UNKNOWN, f"cannot read the queue: {summary.error}"[:300],
+                        details=" ".join(summary.argv), hint="see: mailtop queue")]
+
+    def judge(count: int, age: float | None) -> Status:
+        s = Status.OK
+        if count >= th.queue_count_crit or (age is not None and age >= th.queue_oldest_crit):
+            return Status.CRITICAL
+        if count >= th.queue_count_warn or (age is not None and age >= th.queue_oldest_warn):
+            s = Status.WARNING
+        return s
+
+    total_age = summary.oldest_age()
+    out = [Finding(
+        "queue.total", Status.OK,
+        f"{summary.total_messages} messages queued" + (f", oldest {_age_text(total_age)}" if total_age else ""),
+        details=f"read with {summary.source}" + (f"; {summary.skipped} malformed records skipped" if summary.skipped
+                                                 else ""),
+        metrics=(Metric("queue.total", summary.total_messages, "", min=0),),
+        data={"messages": summary.total_messages, "oldest_age": total_age},
+    )]
+    reasons = list(summary.reasons)
+    for q in summary.queues:
+        age = summary.oldest_age(q.name)
+        status = Status.OK if q.name == "hold" else judge(q.messages, age)
+        text = f"{q.name}: {q.messages} messages" + (f", oldest {_age_text(age)} ({q.oldest_id})" if q.messages else "")
+        details = f"{q.recipients} recipients, {q.bytes} bytes"
+        if q.name == "deferred" and reasons:
+            details += "\ntop reasons: " + "; ".join(f"{r.recipients} x {r.reason}" for r in reasons[:3])
+        hint = ""
+        if status is not Status.OK:
+            hint = ("see why: mailtop queue --reasons; retry once the cause is fixed: postqueue -f"
+                    if q.name == "deferred" else "is the queue manager running and keeping up? see: mailtop queue")
+        out.append(Finding(
+            f"queue.{q.name}", status, text, details=details, hint=hint,
+            metrics=(Metric(f"queue.{q.name}", q.messages, "", th.queue_count_warn, th.queue_count_crit, 0),
+                     Metric(f"queue.{q.name}.oldest", round(age or 0.0, 1), "s", th.queue_oldest_warn,
+                            th.queue_oldest_crit, 0)),
+            data={"messages": q.messages, "recipients": q.recipients, "bytes": q.bytes, "oldest_age": age,
+                  "oldest_id": q.oldest_id},
+        ))
+    slow = []
+    for d in summary.domains:
+        age = max(0.0, summary.time - d.oldest_arrival)
+        if age >= th.queue_oldest_warn:
+            slow.append((d, age))
+    for d, age in sorted(slow, key=lambda x: -x[1])[:10]:
+        status = Status.CRITICAL if age >= th.queue_oldest_crit else Status.WARNING
+        why = next((r.example for r in reasons if any(rd.domain == d.domain for rd in r.domains)), "")
+        out.append(Finding(
+            f"queue.domain.{d.domain or 'unknown'}", status,
+            f"mail for {d.domain} waits: {d.recipients} recipients, oldest {_age_text(age)}",
+            details=(f"reason: {why}\n" if why else "") + ", ".join(f"{n} {c}" for n, c in d.queues),
+            hint="fix the destination (DNS, routing, the remote server) or tell the senders",
+            data={"domain": d.domain, "recipients": d.recipients, "oldest_age": age},
+        ))
+    if len(slow) > 10:
+        out.append(Finding("queue.domain.more", Status.WARNING, f"{len(slow) - 10} more destinations over "
+                           f"{_age_text(th.queue_oldest_warn)}", hint="see: mailtop queue"))
+    return out
 
 
 async def _log(cfg: Config) -> Sequence[Finding]:

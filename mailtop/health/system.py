@@ -322,7 +322,7 @@ async def probe_port(service: str, host: str, port: int, timeout: float,
     except OSError as exc:
         import ssl
 
-        msg = exc.strerror or str(exc) or type(exc).__name__
+        msg = (os.strerror(exc.errno) if exc.errno else exc.strerror) or str(exc) or type(exc).__name__
         if isinstance(exc, ssl.SSLError):
             msg = f"TLS handshake failed: {exc.reason or exc}"
         return PortState(service, host, port, listening, phase, "", msg, time.perf_counter() - t0, timeout)

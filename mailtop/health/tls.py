@@ -23,6 +23,7 @@ import asyncio
 import datetime as _dt
 import functools
 import ipaddress
+import os
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -314,11 +315,10 @@ async def inspect_tls(service: str, host: str, port: int, name: str, helo: str, 
         return state(phase=exc.phase, error=str(exc))
     except ssl.SSLError as exc:
         return state(phase="handshake", error=f"TLS handshake failed: {exc.reason or exc}")
-    except ConnectionError as exc:
-        return state(phase=progress[0], error=str(exc) if progress[0] != "connect" else
-                     (exc.strerror or str(exc)))
     except OSError as exc:
-        return state(phase=progress[0], error=exc.strerror or str(exc))
+        if progress[0] != "connect" and not exc.errno:
+            return state(phase=progress[0], error=str(exc))  # e.g. closed by the server after ...
+        return state(phase=progress[0], error=(os.strerror(exc.errno) if exc.errno else exc.strerror) or str(exc))
     try:
         cert = parse_certificate(der) if der else None
         cert_error = "" if der else "the server sent no certificate"
