@@ -182,6 +182,11 @@ class ProbeConfig:
     submit_via: str = "submission"
     """submission (port 587 with authentication) or smtp (port 25)."""
     timeout: float = 60.0
+    """Seconds to wait for the reply (the whole probe: mailbox login, sending, waiting)."""
+    idle: bool = True
+    """Wait with IMAP IDLE when the server offers it; otherwise (or when false) poll."""
+    poll_interval: float = 2.0
+    """Seconds between mailbox checks when polling."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,192 @@
+"""Unit tests for mailtop.health.probe: reply analysis on captured lab mail, header parsers, settings, history."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mailtop.config import Config, load_config
+from mailtop.health.probe import (
+    PRESETS,
+    TOKEN_HEADER,
+    ProbeResult,
+    ProbeSettings,
+    ProbeStatus,
+    analyse_reply,
+    append_history,
+    build_probe,
+    headers_in_text,
+    parse_authentication_results,
+    parse_received,
+    plus_address,
+    read_history,
+    resolve_target,
+    run_probe_sync,
+)
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "probe"
+
+
+def test_echo_reply_captured_from_the_lab():
+    raw = (DATA / "echo-reply.eml").read_bytes()
+    info = analyse_reply(raw)
+    assert not info["bounce"]
+    assert info["reply_from"] == "Lab echo responder <echo@lab.test>"
+    assert info["reply_subject"].startswith("Re: mailtop probe mt")
+    # newest first: Dovecot's LMTP delivery, then Postfix receiving the responder's SMTP
+    assert [h.protocol for h in info["reply_path"]] == ["LMTP", "ESMTP"]
+    assert info["reply_path"][1].from_host == "echo.lab.test"
+    # the probe's own path, echoed in the body: submitted with authentication (ESMTPSA)
+    assert [h.protocol for h in info["probe_path"]] == ["ESMTPSA"]
+    assert info["probe_path"][0].by_host == "mail.lab.test" and info["probe_path"][0].queue_id
+    assert info["reply_auth"] == () and info["probe_auth"] == ()  # the lab signs and checks nothing
+
+
+def test_bounce_captured_from_the_lab():
+    info = analyse_reply((DATA / "bounce-ghost.eml").read_bytes())
+    assert info["bounce"]
+    assert "550 5.1.1" in info["diagnostic"] and "User doesn't exist" in info["diagnostic"]
+    assert info["reply_from"].startswith("Mail Delivery System")
+    assert info["probe_path"] and info["probe_path"][0].protocol == "ESMTPSA"
+
+
+# RFC 8601 Appendix B examples (B.3, B.4 and B.6), written out as the RFC prints them.
+RFC8601_B3 = "example.com; spf=pass smtp.mailfrom=example.net"
+RFC8601_B4 = """example.com;
+          auth=pass (cram-md5) smtp.auth=sender@example.net;
+          spf=pass smtp.mailfrom=example.net"""
+RFC8601_B6 = """mail-router.example.net;
+          dkim=pass (good signature) header.d=newyork.example.com
+                header.b=oINEO8hg;
+          dkim=fail (bad signature) header.d=newyork.example.com
+                header.b=EToRSuvU"""
+
+
+def test_authentication_results_rfc8601_examples():
+    (spf,) = parse_authentication_results(RFC8601_B3)
+    assert (spf.authserv_id, spf.method, spf.result) == ("example.com", "spf", "pass")
+    assert spf.properties == "smtp.mailfrom=example.net"
+    auth, spf = parse_authentication_results(RFC8601_B4)
+    assert (auth.method, auth.result, spf.method) == ("auth", "pass", "spf")
+    assert "cram-md5" not in auth.properties  # comments are dropped
+    d1, d2 = parse_authentication_results(RFC8601_B6)
+    assert (d1.result, d2.result) == ("pass", "fail") and d1.authserv_id == "mail-router.example.net"
+    assert parse_authentication_results("example.org 1; none") == ()
+
+
+def test_result_prefers_the_responders_verdict():
+    from mailtop.health.probe import AuthVerdict
+
+    r = ProbeResult("t", "a@b.c", "s@b.c", ProbeStatus.REPLIED, "2026-01-01T00:00:00+00:00", 1.0, 30.0,
+                    reply_auth=(AuthVerdict("here", "spf", "none"), AuthVerdict("here", "dkim", "pass")),
+                    probe_auth=(AuthVerdict("there", "spf", "pass"),))
+    assert r.verdict("spf") == "pass" and r.verdict("dkim") == "pass" and r.verdict("dmarc") == ""
+    d = r.to_dict()
+    assert d["status"] == "replied" and d["spf"] == "pass" and json.dumps(d)
+
+
+def test_parse_received_folded():
+    hop = parse_received("from mailtop.lab.test (unknown [127.0.0.1])\n\tby mail.lab.test (Postfix) with ESMTPSA"
+                         " id 087B051422D\n\tfor <echo@lab.test>; Wed, 25 Nov 2026 18:13:24 +0000 (UTC)")
+    assert (hop.from_host, hop.by_host, hop.protocol, hop.queue_id) == (
+        "mailtop.lab.test", "mail.lab.test", "ESMTPSA", "087B051422D")
+    assert hop.date.startswith("Wed, 25 Nov 2026")
+    assert parse_received("by mail.lab.test (Postfix) id 758545142B7; Wed, 25 Nov 2026").from_host == ""
+
+
+def test_headers_in_text_handles_continuations():
+    text = "Intro line: no, this has spaces before\n\nReceived: from a\n  by b with SMTP\nSubject: x\n\nbody"
+    got = dict(headers_in_text(text))
+    assert got["Received"] == "from a by b with SMTP" and got["Subject"] == "x"
+
+
+def test_targets_and_presets():
+    assert resolve_target("lab") == "echo@lab.test"
+    assert resolve_target("port25") == "check-auth@verifier.port25.com"
+    assert resolve_target(" bob@lab.test ") == "bob@lab.test"
+    with pytest.raises(ValueError, match="presets"):
+        resolve_target("not an address")
+    lecture = {"sa-test@sendmail.net", "check-auth@verifier.port25.com", "autorespond+dkim@dk.elandsys.com",
+               "test@dkimtest.jason.long.name", "dktest@exhalus.net", "dkim-test@altn.com", "dktest@blackops.org"}
+    assert {p.address for p in PRESETS if p.public} == lecture
+    assert [p.address for p in PRESETS if not p.public] == ["echo@lab.test"]
+
+
+def test_plus_addressing_and_probe_message():
+    assert plus_address("probe@lab.test", "mt1") == "probe+mt1@lab.test"
+    assert plus_address("probe+old@lab.test", "mt2") == "probe+mt2@lab.test"
+    s = _settings(Path("/nonexistent"))
+    msg = build_probe(s, "mtabc", "probe+mtabc@lab.test")
+    assert msg[TOKEN_HEADER] == "mtabc" and "mtabc" in msg["Subject"] and msg["Message-ID"] == "<mtabc@lab.test>"
+    assert msg["To"] == "echo@lab.test"
+
+
+def _settings(state_dir, **kw):
+    base = ProbeSettings(target="echo@lab.test", sender="probe@lab.test", submit_host="127.0.0.1",
+                         submit_port=2587, submit_mode="submission", submit_user="probe", helo_name="t.lab.test",
+                         smtp_insecure=True, imap_host="127.0.0.1", imap_port=1993, imap_implicit_tls=True,
+                         imap_insecure=True, mailbox_user="probe", timeout=5.0, state_dir=state_dir)
+    return replace(base, **kw)
+
+
+def test_settings_from_config(tmp_path):
+    toml = tmp_path / "m.toml"
+    toml.write_text(f'[general]\nstate_dir = "{tmp_path}"\n[smtp]\nport = 2525\nsubmission_port = 2587\n'
+                    '[imap]\nport = 1143\ntls_port = 0\n[probe]\nsender = "probe@lab.test"\nmailbox_user = "probe"\n'
+                    'target = "lab"\nsubmit_via = "smtp"\ntimeout = 9\n')
+    cfg = load_config(toml, environ={}, detect=False)
+    s = ProbeSettings.from_config(cfg)
+    assert (s.target, s.submit_port, s.submit_mode, s.imap_port, s.imap_implicit_tls, s.timeout) == (
+        "echo@lab.test", 2525, "smtp", 1143, False, 9.0)
+    assert ProbeSettings.from_config(cfg, target="port25", timeout=3).target == "check-auth@verifier.port25.com"
+    with pytest.raises(ValueError, match="probe"):
+        ProbeSettings.from_config(Config())  # built-in defaults: no probe mailbox configured
+
+
+def test_history_round_trip(tmp_path):
+    r = ProbeResult("mt1", "echo@lab.test", "p+mt1@lab.test", ProbeStatus.REPLIED, "2026-01-01T00:00:00+00:00",
+                    0.8, 30.0, submit_seconds=0.05, round_trip=0.61234)
+    path = append_history(tmp_path / "state", r)
+    append_history(tmp_path / "state", replace(r, token="mt2", status=ProbeStatus.TIMEOUT, round_trip=None))
+    with path.open("a") as fh:
+        fh.write("garbage\n{\"unexpected\": 1}\n")
+    append_history(tmp_path / "state", replace(r, token="mt3", target="other@lab.test"))
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    entries = read_history(tmp_path / "state")
+    assert [e.token for e in entries] == ["mt1", "mt2", "mt3"]
+    assert entries[0].round_trip == 0.6123 and entries[1].round_trip is None and entries[1].status == "timeout"
+    assert [e.token for e in read_history(tmp_path / "state", limit=1)] == ["mt3"]
+    assert [e.token for e in read_history(tmp_path / "state", target="echo@lab.test")] == ["mt1", "mt2"]
+    assert read_history(tmp_path / "missing") == ()
+
+
+def test_mailbox_refused_ends_the_probe_at_once(tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    seen = []
+    r = run_probe_sync(_settings(tmp_path, imap_port=port), "pw", seen.append)
+    assert r.status is ProbeStatus.MAILBOX_FAILED and "refused" in r.detail
+    assert [e.phase for e in seen] == ["mailbox", "done"]
+    assert read_history(tmp_path)[-1].status == "mailbox failed"
+
+
+def test_mailbox_tarpit_ends_within_the_timeout(tmp_path):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    try:
+        t0 = time.monotonic()
+        r = run_probe_sync(_settings(tmp_path, imap_port=srv.getsockname()[1], timeout=1.0), "pw", record=False)
+    finally:
+        srv.close()
+    assert r.status is ProbeStatus.MAILBOX_FAILED and "timeout" in r.detail
+    assert time.monotonic() - t0 < 2.0
+    assert read_history(tmp_path) == ()
