@@ -163,8 +163,9 @@ class RelayConfig:
     trusted_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     """Networks meant to relay without authentication: what each instance's mynetworks should
     cover, no more (a wider mynetworks is reported, and makes a relay probe from inside it count)."""
-    timeout: float = 10.0
-    """Seconds for one whole relay probe of one target (connect, greeting, every command)."""
+    timeout: float = 5.0
+    """Seconds for one whole relay probe of one target (connect, greeting, every command);
+    RSET and QUIT afterwards get at most 2 s more."""
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ Interface for ``mailtop.checks`` (all async, every query bounded by ``cfg.dns.ti
 
 ``async def dns_findings(cfg: Config) -> list[Finding]``
     Everything below for every domain in ``cfg.dns.domains`` plus the block-list look-ups, run
-    concurrently. First one reachability query (``dns.nameserver``): when no nameserver answers,
-    every other finding comes back UNKNOWN at once ("not checked: ...") instead of each one waiting
-    for its own timeout. Returns ``[]`` when no domain and no block list is configured.
+    concurrently. First one reachability query: when no nameserver answers, the result is a
+    ``dns.nameserver`` UNKNOWN finding and every other finding UNKNOWN at once ("not checked: ...")
+    instead of each one waiting for its own timeout. (When it answers there is no
+    ``dns.nameserver`` finding: ``mailtop.checks`` reports the resolver as ``dns.resolver``.)
+    Returns ``[]`` when no domain and no block list is configured.
 ``async def domain_findings(client: DnsClient, domain: str, cfg: Config) -> list[Finding]``
     MX, SPF, DKIM (one per ``cfg.dns.dkim_selectors``), DMARC, TLS-RPT / MTA-STS (when
     ``cfg.dns.tlsrpt`` / ``cfg.dns.mta_sts``) for one domain.
@@ -20,7 +22,8 @@ Interface for ``mailtop.checks`` (all async, every query bounded by ``cfg.dns.ti
 
 Finding ids (stable) and what decides their status:
 
-- ``dns.nameserver``: OK when a nameserver answered (metric: response time), UNKNOWN when none did.
+- ``dns.nameserver``: only when no nameserver answered (UNKNOWN); :func:`nameserver_finding` gives
+  the OK form with the response time for callers that want it.
 - ``dns.mx.<domain>``: no MX / null MX / NXDOMAIN is CRITICAL; an MX host that is a CNAME, an IP
   literal or does not resolve is WARNING while another MX host is usable, CRITICAL when none is; a
   single MX (no backup) is noted, a WARNING only with ``dns.require_backup_mx``.
@@ -1269,7 +1272,7 @@ async def dns_findings(cfg: Config, client: DnsClient | None = None) -> list[Fin
         ptr_findings(client, all_addresses, senders),
         dnsbl_findings(client, senders, d.dnsbl),
     )
-    return [ns] + [f for g in groups for f in g]
+    return [f for g in groups for f in g]
 
 
 def overall(findings: Sequence[Finding]) -> Status:

@@ -38,7 +38,9 @@ async def test_lab_dns_all_ok(lab_config):
     found = by_id(await d.dns_findings(lab_config))
     bad = {i: (f.status.name, f.summary) for i, f in found.items() if f.status is not Status.OK}
     assert not bad
-    assert set(found) == {"dns.nameserver", *d.planned_ids(lab_config, ["127.0.0.1", "127.0.0.3"])}
+    assert set(found) == set(d.planned_ids(lab_config, ["127.0.0.1", "127.0.0.3"]))
+    ns = await d.nameserver_finding(d.make_client(lab_config), lab_config)
+    assert ns.status is Status.OK and ns.metrics[0].label == "dns_response"
     assert {"dns.mx.lab.test", "dns.spf.lab.test", "dns.dkim.lab2026.lab.test", "dns.dmarc.lab.test",
             "dns.tlsrpt.lab.test", "dns.mtasts.lab.test", "dns.ptr.127.0.0.1", "dns.ptr.127.0.0.3",
             "dns.dnsbl.dnsbl.test.127.0.0.1"} <= set(found)
