@@ -284,7 +284,7 @@ class ListVerdict:
     warnings: tuple[str, ...] = ()
 
 
-def judge_list(name: str, value: str, mynetworks_too_wide: bool) -> ListVerdict:
+def judge_list(name: str, value: str, mynetworks_too_wide: bool, mynetworks: str = "") -> ListVerdict:
     warnings: list[str] = []
     for tok in split_list(value):
         low = tok.lower()
@@ -293,9 +293,9 @@ def judge_list(name: str, value: str, mynetworks_too_wide: bool) -> ListVerdict:
         if low in STOPPERS:
             return ListVerdict(True, "", tuple(warnings))
         if low == "permit":
-            return ListVerdict(False, f"{name}: 'permit' before any reject_unauth_destination", tuple(warnings))
+            return ListVerdict(False, f"{name} has 'permit' before any reject_unauth_destination", tuple(warnings))
         if low == "permit_mynetworks" and mynetworks_too_wide:
-            return ListVerdict(False, f"{name}: permit_mynetworks (mynetworks is too wide) before "
+            return ListVerdict(False, f"{name} permits mynetworks ({mynetworks or 'too wide'}) before "
                                "reject_unauth_destination", tuple(warnings))
         if low in ("permit_tls_all_clientcerts", "permit_mx_backup"):
             warnings.append(f"{name}: {low} before reject_unauth_destination relays more than intended")
@@ -325,8 +325,8 @@ def analyse_instance(inst: Instance, trusted_networks: Sequence[Network]) -> Fin
         # Extra private networks are a LAN that can relay (a warning below); extra public space
         # behind permit_mynetworks makes the server an open relay.
         wide = any(_is_public(n) for n in extra)
-        v_relay = judge_list("smtpd_relay_restrictions", relay_list, wide)
-        v_rcpt = judge_list("smtpd_recipient_restrictions", rcpt_list, wide)
+        v_relay = judge_list("smtpd_relay_restrictions", relay_list, wide, mynet)
+        v_rcpt = judge_list("smtpd_recipient_restrictions", rcpt_list, wide, mynet)
         lines.append(f"[{label}] mynetworks = {mynet or '(empty)'}")
         lines.append(f"[{label}] smtpd_relay_restrictions = {relay_list or '(empty)'}")
         lines.append(f"[{label}] smtpd_recipient_restrictions = {rcpt_list or '(empty)'}")
@@ -348,17 +348,16 @@ def analyse_instance(inst: Instance, trusted_networks: Sequence[Network]) -> Fin
             continue
         reasons = [v.open_to for v in (v_relay, v_rcpt) if v.open_to]
         if reasons:
-            crit.append(f"[{label}] open relay: " + "; ".join(reasons))
+            crit.append(f"open relay on {label}: " + "; ".join(reasons))
         else:
-            crit.append(f"[{label}] no restriction list rejects unauthorised destinations "
+            crit.append(f"open relay on {label}: no restriction list rejects unauthorised destinations "
                         "(no reject_unauth_destination)")
     hint = ("Set mynetworks to the networks that may relay (e.g. 127.0.0.0/8 [::1]/128) and "
             "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination.")
     crit = sorted(dict.fromkeys(crit), key=lambda c: "open relay" not in c)
     warn = list(dict.fromkeys(w for w in warn if w not in crit))
     if crit:
-        return Finding(fid, Status.CRITICAL, f"{inst.name}: " + crit[0] + (f" (+{len(crit) - 1} more)" if len(crit) > 1
-                       else ""), "\n".join(crit + warn + lines), hint)
+        return Finding(fid, Status.CRITICAL, f"{inst.name}: " + crit[0], "\n".join(crit + warn + lines), hint)
     if warn:
         return Finding(fid, Status.WARNING, f"{inst.name}: " + warn[0] + (f" (+{len(warn) - 1} more)" if len(warn) > 1
                        else ""), "\n".join(warn + lines), hint)
