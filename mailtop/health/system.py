@@ -303,12 +303,10 @@ async def probe_port(service: str, host: str, port: int, timeout: float,
     writer = None
     try:
         async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
             if service in IMPLICIT_TLS:
                 phase = "tls"
-                reader, writer = await asyncio.open_connection(host, port, ssl=insecure_context(),
-                                                               ssl_handshake_timeout=timeout)
-            else:
-                reader, writer = await asyncio.open_connection(host, port)
+                await writer.start_tls(insecure_context(), ssl_handshake_timeout=timeout)
             phase = "greeting"
             lines = await read_reply(reader, protocol)
             phase = "done"

@@ -255,7 +255,7 @@ async def _handshake(service: str, host: str, port: int, name: str, helo: str, c
                 raise _Failed("ehlo", f"EHLO answered {ehlo[-1][:80]!r}")
             keywords = tuple(line[4:].split(" ")[0].upper() for line in ehlo[1:])
             if "STARTTLS" not in keywords:
-                raise _Failed("ehlo", "the server does not offer STARTTLS")
+                raise _Failed("nostarttls", "the server does not offer STARTTLS")
             progress[0] = "starttls"
             writer.write(b"STARTTLS\r\n")
             reply = await read_reply(reader, "smtp")
@@ -266,9 +266,10 @@ async def _handshake(service: str, host: str, port: int, name: str, helo: str, c
             writer.write(b"QUIT\r\n")
         else:
             keywords = ()
+            # TCP first, then TLS: so a refused port and a stuck handshake read differently
+            reader, writer = await asyncio.open_connection(host, port)
             progress[0] = "handshake"
-            reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=sni,
-                                                           ssl_handshake_timeout=timeout)
+            await writer.start_tls(ctx, server_hostname=sni, ssl_handshake_timeout=timeout)
             writer.write(b"a1 LOGOUT\r\n" if service == "imaps" else b"QUIT\r\n")
         sslobj = writer.get_extra_info("ssl_object")
         if sslobj is None:
@@ -336,6 +337,7 @@ _PHASE_TEXT = {
     "connect": "no connection",
     "greeting": "no SMTP greeting",
     "ehlo": "EHLO failed",
+    "nostarttls": "",
     "starttls": "STARTTLS refused",
     "handshake": "TLS handshake did not complete",
 }
@@ -349,10 +351,11 @@ def tls_finding(st: TlsState, allow_self_signed: bool, warn_days: float, crit_da
     if st.phase != "done" or st.cert is None:
         what = _PHASE_TEXT.get(st.phase, st.phase)
         hint = {
-            "ehlo": "enable STARTTLS (Postfix: smtpd_tls_security_level = may, smtpd_tls_cert_file, smtpd_tls_key_file)",
+            "nostarttls": "enable STARTTLS (Postfix: smtpd_tls_security_level = may, smtpd_tls_cert_file, smtpd_tls_key_file)",
             "handshake": "check the TLS settings and certificate files of the service; read its log",
         }.get(st.phase, "check that the service runs and answers on this port")
-        return Finding(fid, Status.CRITICAL, f"{where}: {what}: {st.error}", details=st.error, hint=hint, data=data)
+        summary = f"{where}: {what}: {st.error}" if what else f"{where}: {st.error}"
+        return Finding(fid, Status.CRITICAL, summary, details=st.error, hint=hint, data=data)
     cert = st.cert
     days = cert.days_left(now)
     problems: list[tuple[Status, str, str]] = []

@@ -153,3 +153,10 @@ async def test_dovecot_with_a_wrong_config_is_unknown(lab_config, tmp_path):
     (f,) = run.findings
     assert f.status is Status.UNKNOWN
     assert "doveconf" in f.details
+
+
+async def test_a_refused_implicit_tls_port_says_refused_not_handshake(lab_config, closed_port):
+    cfg = with_(lab_config, general={"timeout": FAST}, imap={"tls_port": closed_port})
+    (f,) = (await run_checks(cfg, only="system.imaps")).findings
+    assert f.status is Status.CRITICAL
+    assert f.summary.endswith("is not listening") and "Connection refused" in f.details
