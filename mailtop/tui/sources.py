@@ -122,6 +122,12 @@ def build_sources(cfg: Config) -> tuple[list[Source], dict[str, str]]:
         sources.append(Source("log", cfg.refresh.log, monitor.poll, label="mail log", owner=monitor))
     else:
         missing["log"] = "mailtop.logs (follow, stats) is not installed"
+    if _optional("mailtop.health.quota") is not None:
+        from mailtop.health.quota import collect_quota
+
+        sources.append(Source("quota", cfg.refresh.quota, lambda: collect_quota(cfg), label="quota"))
+    else:
+        missing["quota"] = "mailtop.health.quota is not installed"
     if _optional("mailtop.checks") is not None:
         sources += check_sources(cfg)
     else:
