@@ -27,13 +27,16 @@ import datetime as _dt
 import enum
 import imaplib
 import ipaddress
+import os
 import poplib
 import socket
 import ssl
+import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 PROTOCOLS = ("imap", "imaps", "pop3", "pop3s")
 
@@ -687,6 +690,47 @@ async def check_login_async(spec: LoginSpec, password: str) -> LoginResult:
     return await asyncio.to_thread(check_login, spec, password)
 
 
+# --------------------------------------------------------------------------- passwords
+
+
+class PasswordError(ValueError):
+    """No usable password; the message says where mailtop looked (never the password)."""
+
+
+def read_password_file(path: Path, warn: TextIO | None = None) -> str:
+    """The first line of ``path``. Warns on ``warn`` when others can read the file."""
+    path = Path(path).expanduser()
+    try:
+        st = path.stat()
+        with path.open(encoding="utf-8") as fh:
+            line = fh.readline()
+    except FileNotFoundError:
+        raise PasswordError(f"password file {path} does not exist") from None
+    except PermissionError:
+        raise PasswordError(f"password file {path} is not readable (permission denied)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PasswordError(f"password file {path}: {exc}") from None
+    password = line.rstrip("\r\n")
+    if not password:
+        raise PasswordError(f"password file {path} is empty (the password is its first line)")
+    if warn is not None and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        print(f"mailtop: warning: password file {path} can be read by others (chmod 600 it)", file=warn)
+    return password
+
+
+def configured_password(cfg: Any, environ: Mapping[str, str] | None = None) -> str:
+    """The probe mailbox's password from ``[probe] password_file``, else ``$[probe] password_env``.
+
+    Never prompts (for the dashboard and checks). Raises :class:`PasswordError`.
+    """
+    environ = os.environ if environ is None else environ
+    if cfg.probe.password_file is not None:
+        return read_password_file(cfg.probe.password_file)
+    if cfg.probe.password_env and environ.get(cfg.probe.password_env):
+        return environ[cfg.probe.password_env]
+    raise PasswordError(f"no password for the probe mailbox: set [probe] password_file or ${cfg.probe.password_env}")
+
+
 # --------------------------------------------------------------------------- from the configuration
 
 
@@ -728,3 +772,46 @@ def check_all(cfg: Any, user: str, password: str, timeout: float | None = None) 
     t = timeout if timeout is not None else cfg.general.timeout
     return tuple(check_login(spec_for(ep, user, t), password) for ep in configured_endpoints(cfg))
 
+
+
+async def access_findings(cfg: Any) -> list:
+    """One finding per configured endpoint (``access.imap``, ``access.imaps``, ...), logging in as the
+    probe mailbox user. For the check registry: OK when every step passed, CRITICAL otherwise, UNKNOWN
+    when no user or password is configured."""
+    from mailtop.model import Finding, Metric, Status
+
+    endpoints = configured_endpoints(cfg)
+    user = cfg.probe.mailbox_user
+    if not user:
+        return [Finding(f"access.{ep.protocol}", Status.UNKNOWN, f"{ep.protocol.upper()} login not tested",
+                        hint="set [probe] mailbox_user (and password_file) to test logins") for ep in endpoints]
+    try:
+        password = configured_password(cfg)
+    except PasswordError as exc:
+        return [Finding(f"access.{ep.protocol}", Status.UNKNOWN, f"{ep.protocol.upper()} login not tested",
+                        details=str(exc)) for ep in endpoints]
+    specs = [spec_for(ep, user, cfg.general.timeout) for ep in endpoints]
+    results = await asyncio.gather(*(check_login_async(s, password) for s in specs))
+    out = []
+    for r in results:
+        steps = "; ".join(f"{s.name} {s.seconds * 1000:.1f} ms {s.verdict}" for s in r.steps)
+        metrics = (Metric(f"{r.spec.protocol}_total", round(r.seconds, 4), "s", min=0),) + tuple(
+            Metric(f"{r.spec.protocol}_{s.name}", round(s.seconds, 4), "s", min=0)
+            for s in r.steps if s.name in ("connect", "tls", "greeting", "login", "pass") and s.ok)
+        if r.ok:
+            out.append(Finding(f"access.{r.spec.protocol}", Status.OK,
+                               f"{r.spec.label}: login OK in {r.seconds * 1000:.0f} ms", details=steps,
+                               metrics=metrics, data=r.to_dict()))
+        else:
+            failed = r.failed_step
+            hint = {
+                Verdict.REFUSED: "is the service running and listening on that port?",
+                Verdict.TIMEOUT: "the server accepted the connection but did not answer in time",
+                Verdict.TLS_FAILURE: "check the certificate and the port (implicit TLS vs STARTTLS)",
+                Verdict.AUTH_FAILED: "check the probe user's password and the passdb",
+            }.get(r.verdict, "")
+            out.append(Finding(f"access.{r.spec.protocol}", Status.CRITICAL,
+                               f"{r.spec.label}: {r.verdict} at {failed.name if failed else '?'}",
+                               details=(failed.detail if failed else "") + "\n" + steps, hint=hint,
+                               metrics=metrics, data=r.to_dict()))
+    return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -18,10 +17,6 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from mailtop.config import Config
     from mailtop.health.access import LoginResult
-
-
-class PasswordError(ValueError):
-    pass
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,25 +36,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="budget for the whole session in seconds (default: [general] timeout)")
 
 
-def read_password_file(path: Path, warn: TextIO | None = None) -> str:
-    try:
-        st = path.stat()
-        with path.open(encoding="utf-8") as fh:
-            line = fh.readline()
-    except FileNotFoundError:
-        raise PasswordError(f"password file {path} does not exist") from None
-    except PermissionError:
-        raise PasswordError(f"password file {path} is not readable (permission denied)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PasswordError(f"password file {path}: {exc}") from None
-    password = line.rstrip("\r\n")
-    if not password:
-        raise PasswordError(f"password file {path} is empty (the password is its first line)")
-    if warn is not None and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        print(f"mailtop: warning: password file {path} can be read by others (chmod 600 it)", file=warn)
-    return password
-
-
 def resolve_password(
     *,
     env_var: str | None,
@@ -70,7 +46,12 @@ def resolve_password(
     fallback_file: Path | None = None,
     warn: TextIO | None = None,
 ) -> str:
-    """The password from an explicit env var or file, else the fallbacks (file first), else a prompt."""
+    """The password from an explicit env var or file, else the fallbacks (file first), else a prompt.
+
+    Raises :class:`mailtop.health.access.PasswordError`.
+    """
+    from mailtop.health.access import PasswordError, read_password_file
+
     if env_var:
         value = environ.get(env_var, "")
         if not value:
@@ -130,7 +111,7 @@ def render_text(result: LoginResult, out: TextIO) -> None:
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
-    from mailtop.health.access import LoginSpec, check_login
+    from mailtop.health.access import LoginSpec, PasswordError, check_login
 
     family = cfg.imap if args.protocol.startswith("imap") else cfg.pop3
     implicit = args.protocol.endswith("s")

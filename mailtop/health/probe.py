@@ -685,3 +685,41 @@ def read_history(state_dir: Path, limit: int = 100, target: str | None = None) -
         if target is None or entry.target == target:
             out.append(entry)
     return tuple(out[-limit:]) if limit > 0 else tuple(out)
+
+
+# --------------------------------------------------------------------------- check
+
+
+async def probe_findings(cfg: Any) -> list:
+    """One finding ``probe.<target>`` for the check registry: OK when the reply came back, CRITICAL when
+    it did not (timeout, bounce, send or mailbox failure), UNKNOWN when the probe is not configured.
+
+    It takes up to ``[probe] timeout`` seconds: give its check a timeout above that and a long refresh.
+    """
+    from mailtop.health.access import PasswordError, configured_password
+    from mailtop.model import Finding, Metric, Status
+
+    try:
+        settings = ProbeSettings.from_config(cfg)
+        password = configured_password(cfg)
+    except (ValueError, PasswordError) as exc:
+        return [Finding("probe", Status.UNKNOWN, "autoresponder probe not run", details=str(exc),
+                        hint="set [probe] target, sender, mailbox_user and password_file")]
+    r = await run_probe(settings, password)
+    fid = f"probe.{settings.target}"
+    metrics: tuple[Metric, ...] = ()
+    if r.round_trip is not None:
+        metrics = (Metric("round_trip", round(r.round_trip, 4), "s", min=0, max=settings.timeout),)
+    if r.ok:
+        verdicts = " ".join(f"{m}={r.verdict(m)}" for m in ("spf", "dkim", "dmarc") if r.verdict(m))
+        return [Finding(fid, Status.OK, f"reply from {r.target} in {r.round_trip:.2f} s",
+                        details=verdicts, metrics=metrics, data=r.to_dict())]
+    hint = {
+        ProbeStatus.TIMEOUT: "look for the probe's queue ID in the mail log (mailtop trace) and in the queue",
+        ProbeStatus.BOUNCED: "the target address does not accept mail: see the detail",
+        ProbeStatus.SEND_FAILED: "the submission server refused or did not answer",
+        ProbeStatus.MAILBOX_FAILED: "mailtop could not read the probe mailbox over IMAP",
+    }.get(r.status, "")
+    detail = r.detail + (f" (queue ID {r.queue_id})" if r.queue_id else "")
+    return [Finding(fid, Status.CRITICAL, f"probe to {r.target}: {r.status}", details=detail, hint=hint,
+                    metrics=metrics, data=r.to_dict())]

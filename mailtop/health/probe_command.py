@@ -88,7 +88,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     except ValueError as exc:
         print(f"mailtop probe: {exc}", file=sys.stderr)
         return 2
-    from mailtop.health.access_command import PasswordError, resolve_password
+    from mailtop.health.access import PasswordError
+    from mailtop.health.access_command import resolve_password
 
     try:
         password = resolve_password(

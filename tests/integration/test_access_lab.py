@@ -139,3 +139,15 @@ def test_cli_defaults_to_the_probe_mailbox_and_its_password_file(lab):
 def test_cli_refused_exits_1(lab):
     p = _cli(lab, "pop3", "--port", str(lab["ports"]["dead_relay"]), "--password-env", "X", env_extra={"X": "x"})
     assert p.returncode == 1 and "refused" in p.stdout
+
+
+def test_access_findings_for_the_check_registry(lab_config):
+    import asyncio
+
+    from mailtop.health.access import access_findings
+    from mailtop.model import Status
+
+    findings = asyncio.run(access_findings(lab_config))
+    assert [f.id for f in findings] == [f"access.{p}" for p in PROTOCOLS]
+    assert all(f.status is Status.OK for f in findings), [(f.id, f.summary) for f in findings]
+    assert all(any(m.label.endswith("_login") or m.label.endswith("_pass") for m in f.metrics) for f in findings)

@@ -135,3 +135,13 @@ def test_cli_history(lab):
     assert p.returncode == 0
     entries = json.loads(p.stdout)
     assert 1 <= len(entries) <= 3 and entries[-1]["target"] == "echo@lab.test"
+
+
+def test_probe_findings_for_the_check_registry(lab_config, tmp_path):
+    from mailtop.health.probe import probe_findings
+    from mailtop.model import Status
+
+    (f,) = asyncio.run(probe_findings(replace(lab_config, general=replace(lab_config.general,
+                                                                          state_dir=tmp_path))))
+    assert f.id == "probe.echo@lab.test" and f.status is Status.OK, (f.summary, f.details)
+    assert f.metrics[0].label == "round_trip" and 0 < f.metrics[0].value < lab_config.probe.timeout

@@ -15,6 +15,7 @@ import pytest
 from mailtop.health.access import (
     LoginResult,
     LoginSpec,
+    PasswordError,
     Step,
     Verdict,
     _scrub,
@@ -23,7 +24,7 @@ from mailtop.health.access import (
     parse_der_certificate,
     planned_steps,
 )
-from mailtop.health.access_command import PasswordError, render_text, resolve_password
+from mailtop.health.access_command import render_text, resolve_password
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "access"
 
@@ -155,3 +156,14 @@ def test_password_sources(tmp_path):
         resolve_password(env_var=None, file=empty, environ=env, prompt="")
     with pytest.raises(PasswordError, match="does not exist"):
         resolve_password(env_var=None, file=tmp_path / "missing", environ=env, prompt="")
+
+
+def test_command_modules_are_cheap_to_import():
+    import subprocess
+    import sys
+
+    code = ("import sys, mailtop.health.access_command, mailtop.health.probe_command; "
+            "print(sorted(m for m in ('imaplib', 'poplib', 'imapclient', 'aiosmtplib', 'textual', 'asyncio') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout.strip() == "[]"
