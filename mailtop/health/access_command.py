@@ -150,3 +150,13 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     else:
         render_text(result, sys.stdout)
     return 0 if result.ok else 1
+
+
+def __getattr__(name: str):
+    # PasswordError and read_password_file moved to mailtop.health.access (the core); re-exported here,
+    # lazily, for callers that import them from this module.
+    if name in ("PasswordError", "read_password_file"):
+        from mailtop.health import access
+
+        return getattr(access, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
