@@ -33,7 +33,7 @@ import selectors
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -534,21 +534,22 @@ def journal_entry_to_line(entry: dict) -> str | None:
 class JournalFollower:
     """Mail lines from the systemd journal (``journalctl -o json``), as syslog lines.
 
-    ``argv`` is the journalctl command (default: the mail facility, following). ``poll(timeout)``
-    returns the lines available within ``timeout`` seconds; ``close()`` ends journalctl.
+    The default command reads the mail facility (``SYSLOG_FACILITY=2``) and, with ``follow``, waits for
+    more (``-f``); ``argv`` replaces the whole command. ``poll(timeout)`` returns the lines available
+    within ``timeout`` seconds; ``eof`` is set when journalctl ends; ``close()`` ends journalctl.
     """
 
     DEFAULT_ARGS = ("-o", "json", "--no-pager", "SYSLOG_FACILITY=2")
 
     def __init__(self, journalctl: str = "journalctl", *, follow: bool = True, lines: int = 0,
-                 extra_args: Iterable[str] = (), runner: Callable[..., subprocess.Popen] = subprocess.Popen
-                 ) -> None:
-        argv = [journalctl, *self.DEFAULT_ARGS, "-n", str(lines)]
-        if follow:
-            argv.append("-f")
-        argv.extend(extra_args)
+                 extra_args: Iterable[str] = (), argv: list[str] | None = None) -> None:
+        if argv is None:
+            argv = [journalctl, *self.DEFAULT_ARGS, "-n", str(lines) if follow else "all"]
+            if follow:
+                argv.append("-f")
+            argv.extend(extra_args)
         self.argv = argv
-        self.proc = runner(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self._sel = selectors.DefaultSelector()
         assert self.proc.stdout is not None
         os.set_blocking(self.proc.stdout.fileno(), False)
