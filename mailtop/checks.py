@@ -380,7 +380,85 @@ def queue_findings(summary: Any, cfg: Config) -> list[Finding]:
 
 
 async def _log(cfg: Config) -> Sequence[Finding]:
-    return not_available("log", "mail log check", "mailtop.logs (rates over a window)")
+    stats_mod = import_optional("mailtop.logs.stats")
+    parse_mod = import_optional("mailtop.logs.parse")
+    if stats_mod is None or parse_mod is None:
+        return not_available("logs", "mail log check", "mailtop.logs (rates over a window)")
+    return await in_thread(log_window_findings, stats_mod, parse_mod, cfg, time.time())
+
+
+TAIL_CHUNK = 256 * 1024
+TAIL_MAX = 64 * 1024 * 1024
+
+
+def tail_lines(path: Any, since: float, parser: Any, max_bytes: int = TAIL_MAX, chunk: int = TAIL_CHUNK) -> list[str]:
+    """The complete lines at the end of ``path`` that cover at least the time since ``since``: read
+    backwards in chunks until a chunk starts before ``since`` (or the file's start, or ``max_bytes``)."""
+    with open(path, "rb") as fh:
+        end = fh.seek(0, 2)
+        pos = end
+        data = b""
+        while pos > 0 and end - pos < max_bytes:
+            step = min(chunk, pos)
+            pos -= step
+            fh.seek(pos)
+            data = fh.read(step) + data
+            first_nl = data.find(b"\n")
+            if pos == 0 or first_nl < 0:
+                continue
+            line = data[first_nl + 1 : data.find(b"\n", first_nl + 1)].decode("utf-8", "replace")
+            ts = parser.parse(line).ts if line else 0.0
+            if ts and ts < since:
+                break
+    if pos > 0:
+        data = data[data.find(b"\n") + 1 :]  # drop the partial first line
+    text = data.decode("utf-8", "replace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    elif lines:
+        lines.pop()  # a last line still being written: it waits for its newline
+    return lines
+
+
+def log_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float) -> list[Finding]:
+    """Defer and bounce rates and auth-failure bursts over ``thresholds.log_window`` seconds of the
+    configured log files (``mailtop.logs.stats.log_findings``), reading only the files' tails."""
+    files = list(cfg.logs.files)
+    if not files:
+        return [Finding("logs", Status.UNKNOWN, "no mail log file configured",
+                        details="the systemd journal is not read by --check yet" if cfg.logs.journal else "",
+                        hint="set [logs] files to the Postfix and Dovecot log files")]
+    window = float(cfg.thresholds.log_window)
+    since = now - window
+    out: list[Finding] = []
+    events = []
+    read = 0
+    for path in files:
+        parser = parse_mod.LineParser(reference_time=now)
+        try:
+            lines = tail_lines(path, since, parser)
+        except FileNotFoundError as exc:
+            out.append(Finding(f"logs.readable.{_slug(str(path))}", Status.UNKNOWN,
+                               f"the mail log {path} does not exist", details=str(exc),
+                               hint="check [logs] files"))
+            continue
+        except OSError as exc:
+            f = stats_mod.unreadable_finding(str(path), exc)
+            out.append(Finding(f"logs.readable.{_slug(str(path))}", f.status, f.summary, f.details, f.hint))
+            continue
+        read += 1
+        events.extend(ev for ev in map(parser.parse, lines) if ev.ts >= since - 60)
+    if not read:
+        return out
+    events.sort(key=lambda ev: ev.ts)
+    stats = stats_mod.LogStats(clock=lambda: now, window_max=max(window, 60.0))
+    stats.add_all(events)
+    return list(stats_mod.log_findings(stats, cfg.thresholds, now=now)) + out
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text).strip("-")
 
 
 async def _aliases(cfg: Config) -> Sequence[Finding]:
@@ -596,7 +674,7 @@ def registry(cfg: Config) -> list[Check]:
               refresh=cfg.refresh.dns),
         Check("relay", "open relay", _relay, timeout=2 * t + 2, depends=("system.postfix",), refresh=cfg.refresh.relay),
         Check("queue", "mail queue", _queue, timeout=t + 5, depends=("system.postfix",), refresh=cfg.refresh.queue),
-        Check("log", "mail log", _log, timeout=t + 5, refresh=cfg.refresh.log),
+        Check("logs", "mail log", _log, timeout=t + 5, refresh=cfg.refresh.log),
         Check("quota", "mailbox quota", _quota, timeout=t + 2, refresh=cfg.refresh.quota),
         Check("storage", "mail store space", _storage, timeout=t + 1, refresh=cfg.refresh.quota),
         Check("aliases", "aliases", _aliases, timeout=3 * t + 2, refresh=cfg.refresh.health),

@@ -217,7 +217,7 @@ def test_registry_ids_are_unique_and_ports_zero_are_not_offered():
     ids = [c.id for c in registry(cfg)]
     assert len(ids) == len(set(ids))
     assert "tls.smtps" not in ids and "system.smtps" not in ids  # smtps_port = 0 by default
-    for required in ("system.postfix", "system.dovecot", "dns.resolver", "dns", "relay", "queue", "log",
+    for required in ("system.postfix", "system.dovecot", "dns.resolver", "dns", "relay", "queue", "logs",
                      "quota", "storage", "aliases", "tls.smtp", "tls.imaps", "system.pop3"):
         assert required in ids
     by = {c.id: c for c in registry(cfg)}
@@ -227,3 +227,14 @@ def test_registry_ids_are_unique_and_ports_zero_are_not_offered():
     assert by["tls.smtp"].refresh == cfg.refresh.tls
     # every dependency names a registered check
     assert all(d in by for c in by.values() for d in c.depends)
+
+
+@pytest.mark.parametrize("module,check_id", [("mailtop.health.dns", "dns"), ("mailtop.health.relay", "relay")])
+async def test_a_missing_dns_or_relay_module_is_unknown_not_built(monkeypatch, module, check_id):
+    # None in sys.modules makes the import fail exactly like a missing module
+    monkeypatch.setitem(sys.modules, module, None)
+    run = await run_checks(Config(), only=check_id, skip="dns.resolver,system.postfix")
+    (f,) = run.findings
+    assert f.id == check_id and f.status is Status.UNKNOWN
+    assert f.summary.endswith("not built")
+    assert module in f.details
