@@ -323,6 +323,7 @@ def postconf(
 
 
 _LISTABLE = {"hash", "btree", "texthash", "lmdb", "cdb", "dbm", "sdbm"}
+_DB_SUFFIX = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb"}
 
 
 def _table_type(spec: str) -> tuple[str, str]:
@@ -339,6 +340,9 @@ def map_keys(spec: str, config_dir: Path | None, bin_dir: Path = Path("/usr/sbin
     typ, name = _table_type(spec)
     if typ not in _LISTABLE:
         return None
+    suffix = _DB_SUFFIX.get(typ)
+    if suffix and not Path(name + suffix).exists():
+        return None  # not built: postmap would retry opening it for seconds
     exe = find_program("postalias" if alias else "postmap", bin_dir)
     if exe is None:
         return None
@@ -1607,7 +1611,7 @@ def directory_for(cfg) -> Directory:
 def database_is_stale(path: Path, plan: RebuildPlan) -> bool | None:
     """True when the built database is older than the text file (a rebuild was forgotten or interrupted)."""
     typ = plan.table.partition(":")[0]
-    suffix = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb"}.get(typ)
+    suffix = _DB_SUFFIX.get(typ)
     if suffix is None:
         return None
     db = Path(str(path) + suffix)
