@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import enum
+import functools
 import imaplib
 import ipaddress
 import os
@@ -267,8 +268,12 @@ def classify(exc: BaseException, *, auth_step: bool = False) -> tuple[Verdict, s
 # --------------------------------------------------------------------------- certificates
 
 
+@functools.lru_cache(maxsize=2)
 def tls_context(insecure: bool) -> ssl.SSLContext:
-    """The client context: the system's CAs and host-name checks, or (insecure) accept any certificate."""
+    """The client context: the system's CAs and host-name checks, or (insecure) accept any certificate.
+
+    Cached (loading the system's CA bundle costs ~10 ms) and shared: callers must not modify it.
+    """
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if insecure:
         ctx.check_hostname = False
