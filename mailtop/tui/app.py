@@ -50,6 +50,7 @@ class MailtopApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("t", "toggle_theme", "Theme"),
+        Binding("escape", "blur", "Leave a text field", key_display="Esc", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh now", key_display="^R", show=False),
         *[
             Binding(str(i + 1), f"show_panel('{cls.panel_id()}')", cls.TITLE, show=False)
@@ -167,6 +168,9 @@ class MailtopApp(App[int]):
             else:
                 out.append(Binding(*b))
         return out
+
+    def action_blur(self) -> None:
+        self.current_panel.focus_body()
 
     def action_filter(self) -> None:
         self.current_panel.open_filter()

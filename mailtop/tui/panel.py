@@ -71,7 +71,7 @@ class FilterBar(Input):
             panel.close_filter()
 
 
-class Panel(Vertical):
+class Panel(Vertical, can_focus=True):
     TITLE: ClassVar[str] = ""
     KEY: ClassVar[str] = ""
     SOURCES: ClassVar[tuple[str, ...]] = ()
@@ -187,7 +187,9 @@ class Panel(Vertical):
         self.focus_body()
 
     def focus_body(self) -> None:
-        """Give the keyboard to the panel's main widget (override)."""
+        """Give the keyboard to the panel's main widget (override); by default the panel itself, so its
+        keys work while no text field takes them."""
+        self.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":

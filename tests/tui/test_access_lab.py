@@ -24,7 +24,7 @@ async def test_login_tester_masks_and_forgets_the_password(lab, lab_config):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("8")
         panel = app.panel("access")
-        await pilot.pause()
+        await pilot.press("e")
         await pilot.press(*user, "enter", *password)
         await pilot.pause()
         assert password not in screen_text(app)  # masked while typed

@@ -42,7 +42,7 @@ async def test_alias_edit_lands_and_is_rebuilt(lab, lab_config):
             editor.load_text(original.rstrip("\n") + "\nbroken line without colon\n")
             await wait_until(lambda: any(p.is_error for p in panel.problems))
             assert "error" in screen_text(app)
-            await pilot.press("ctrl+s")
+            await pilot.press("e", "ctrl+s")
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmScreen)  # refused before asking
             editor.load_text(original.rstrip("\n") + f"\n{name}: alice@lab.test\n")

@@ -32,6 +32,7 @@ class AccessPanel(Panel):
     DESCRIPTION = "POP3/IMAP login tester (masked password, never kept)"
     FILTER_HINT = "step or text"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "edit", "Type user/password"),
         Binding("ctrl+t", "test", "Test login", key_display="^T"),
         Binding("ctrl+a", "test_all", "Test every endpoint", key_display="^A"),
     ]
@@ -58,7 +59,7 @@ class AccessPanel(Panel):
             table.add_column(label, key=key, width=width)
         yield table
 
-    def focus_body(self) -> None:
+    def action_edit(self) -> None:
         self.query_one("#ac-user", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -31,7 +31,8 @@ class AliasEditor(TextArea):
     ]
 
     def action_leave(self) -> None:
-        self.screen.set_focus(None)
+        panel = next(a for a in self.ancestors if isinstance(a, AliasesPanel))
+        panel.focus()
 
     def action_save(self) -> None:
         panel = next(a for a in self.ancestors if isinstance(a, AliasesPanel))
@@ -82,9 +83,6 @@ class AliasesPanel(Panel):
     def on_mount(self) -> None:
         super().on_mount()
         self.load()
-
-    def focus_body(self) -> None:
-        self.editor.focus()
 
     def action_edit(self) -> None:
         self.editor.focus()
