@@ -583,15 +583,14 @@ class LineParser:
                 return ev._replace(kind=LOGIN_DISCONNECT, user=u, address=u, client_ip=ip, client=ip, reason=head)
             return ev
         if svc in ("lmtp", "lda", "deliver"):
-            if "Quota exceeded" in msg or "quota exceeded" in msg:
-                return ev._replace(kind=QUOTA, reason=msg, address=user)
             k = msg.find("msgid=")
+            mid = msg[k + 6:].split(": ", 1)[0] if k >= 0 else ""
+            if "Quota exceeded" in msg or "quota exceeded" in msg:
+                return ev._replace(kind=QUOTA, reason=msg, address=user, message_id=mid)
             if k >= 0 and ": saved mail to " in msg:
-                mid = msg[k + 6:].split(": saved mail to ", 1)[0]
                 return ev._replace(kind=SAVED, message_id=mid, address=user,
                                    reason=msg.rsplit(": saved mail to ", 1)[1])
             if k >= 0:
-                mid = msg[k + 6:].split(": ", 1)[0]
                 return ev._replace(message_id=mid, address=user)
             return ev
         if svc in ("imap", "pop3", "submission", "managesieve"):

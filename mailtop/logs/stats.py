@@ -19,7 +19,8 @@
 ``window_health(stats, window)`` and ``log_findings(stats, thresholds)`` give the defer and bounce
 rates and auth-failure bursts of the last window, for the health checks.
 
-"now" for the windows is ``clock()`` when a clock is given (the dashboard passes ``time.time``), else
+Windows are counted in whole minutes: "the last 5 minutes" is the minute that holds "now" and the
+four before it. "now" for the windows is ``clock()`` when a clock is given (the dashboard passes ``time.time``), else
 the time of the latest event (a report over an old log looks at that log's last minutes).
 
 Memory: windows keep one bucket per minute for ``window_max`` seconds (default one hour); whole-input
