@@ -385,6 +385,8 @@ def _content(line: str) -> str:
 
 
 def _split_outside_quotes(text: str, seps: str) -> list[str]:
+    if '"' not in text:  # the common case, fast
+        return text.split(seps) if len(seps) == 1 else re.split("[" + re.escape(seps) + "]", text)
     out, cur, quoted, esc = [], [], False, False
     for ch in text:
         if esc:
@@ -417,6 +419,8 @@ def _quote(text: str) -> str:
 
 
 def _quote_balanced(text: str) -> bool:
+    if '"' not in text:
+        return True
     n, esc = 0, False
     for ch in text:
         if esc:
@@ -464,6 +468,8 @@ def _has_space(t: Target) -> bool:
 
 def _odd_chars(text: str) -> list[str]:
     """Invisible or look-alike characters that make a name or target silently different."""
+    if text.isascii() and text.isprintable():
+        return []
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -1260,6 +1266,11 @@ class AliasFile:
         self.changed_names.append(name.strip())
         return removed
 
+    def set_directory(self, directory: Directory | None) -> None:
+        """Judge targets against ``directory`` from now on (the problems are recomputed)."""
+        self.directory = directory
+        self._problems = None
+
     def set_text(self, text: str) -> None:
         """Replace the whole text (the editor panel after free typing)."""
         self._set_text(text)
@@ -1588,7 +1599,10 @@ def save(
 
 
 def save_with_config(af: AliasFile, cfg) -> SaveResult:
-    """``save`` with the settings of a ``mailtop.config.Config``."""
+    """``save`` with the settings of a ``mailtop.config.Config``. A file loaded without a recipient
+    directory gets the configured one first, so targets that go nowhere are refused here too."""
+    if af.directory is None:
+        af.set_directory(directory_for(cfg))
     return save(
         af,
         config_dir=cfg.postfix.config_dir,

@@ -191,3 +191,23 @@ def test_sigkill_in_the_middle_of_saves_leaves_old_or_new_file_whole(tmp_path):
     res = save(af, rebuild="none")
     assert res.status == "saved"
     assert leftovers(folder) == []
+
+
+def test_save_with_config_judges_targets_even_when_loaded_without_a_directory(tmp_path):
+    from mailtop.config import load_config
+
+    path = write(tmp_path / "aliases", GOOD)
+    cfg = load_config(None, environ={}, detect=False, flags={
+        "aliases": {"path": str(path), "rebuild": "none", "extra_users": "alice"},
+        "postfix": {"config_dir": str(tmp_path / "no-postfix-here")},
+        "general": {"audit_log": str(tmp_path / "audit.log")},
+    })
+    from mailtop.ops.aliases import save_with_config
+
+    af = AliasFile.load(path, check_files=False)
+    af.set("sales", ["alice", "nosuchuser-xyz"])
+    res = save_with_config(af, cfg)
+    assert res.status == "refused" and "nosuchuser-xyz" in res.message
+    assert path.read_text() == GOOD
+    af.set("sales", ["alice", "root"])
+    assert save_with_config(af, cfg).status == "saved"
