@@ -238,3 +238,24 @@ async def test_a_missing_dns_or_relay_module_is_unknown_not_built(monkeypatch, m
     assert f.id == check_id and f.status is Status.UNKNOWN
     assert f.summary.endswith("not built")
     assert module in f.details
+
+
+async def test_ids_runs_exactly_those_checks_with_their_prerequisites_silent():
+    calls = []
+
+    def rec(fid):
+        async def run(cfg):
+            calls.append(fid)
+            return [Finding(fid, Status.OK, fid)]
+
+        return run
+
+    checks = [
+        Check("dns.resolver", "resolver", rec("dns.resolver"), timeout=2),
+        Check("dns", "DNS", rec("dns"), timeout=2, depends=("dns.resolver",)),
+    ]
+    run = await run_checks(CFG, ids=["dns"], checks=checks)
+    assert [f.id for f in run.findings] == ["dns"]
+    assert sorted(calls) == ["dns", "dns.resolver"]
+    run = await run_checks(CFG, only="dns", checks=checks)
+    assert [f.id for f in run.findings] == ["dns.resolver", "dns"]
