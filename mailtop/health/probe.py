@@ -441,6 +441,7 @@ class _Mailbox:
 
     def close(self) -> None:
         try:
+            self.client.socket().settimeout(2.0)  # a server that stops answering must not hold the result
             self.client.logout()
         except _MAILBOX_ERRORS:
             # the connection is already broken (that is what the probe result reports); drop it
@@ -450,6 +451,16 @@ class _Mailbox:
                 return
 
     def wait(self, token: str, deadline: float, cancel: threading.Event, poll: float) -> _Reply | None:
+        """Blocking; returns the reply, or None at the deadline or when ``cancel`` is set. When it ends
+        because of ``cancel`` (the probe's task was cancelled), it closes the mailbox itself, so that no
+        other thread uses the connection at the same time."""
+        try:
+            return self._wait(token, deadline, cancel, poll)
+        finally:
+            if cancel.is_set():
+                self.close()
+
+    def _wait(self, token: str, deadline: float, cancel: threading.Event, poll: float) -> _Reply | None:
         while not cancel.is_set():
             raw = self.scan(token)
             if raw is not None:
@@ -545,7 +556,6 @@ async def run_probe(
     """Run one probe (see the module docstring). Never raises for network trouble: the result says it."""
     import aiosmtplib
 
-    loop = asyncio.get_running_loop()
     t0 = time.monotonic()
     deadline = t0 + settings.timeout
     started = _now_iso()
@@ -554,9 +564,9 @@ async def run_probe(
     cancel = threading.Event()
 
     def report(phase: str, detail: str = "") -> None:
+        # only ever called on the event loop's thread (the mailbox thread reports nothing)
         if progress is not None:
-            ev = ProbeProgress(phase, time.monotonic() - t0, detail)
-            loop.call_soon_threadsafe(progress, ev)
+            progress(ProbeProgress(phase, time.monotonic() - t0, detail))
 
     def finish(status: ProbeStatus, detail: str = "", **kw: Any) -> ProbeResult:
         result = ProbeResult(token=token, target=settings.target, sender=sender, status=status, started=started,
@@ -577,6 +587,7 @@ async def run_probe(
         mailbox = await asyncio.to_thread(_Mailbox, settings, password, deadline)
     except _MAILBOX_ERRORS as exc:
         return finish(ProbeStatus.MAILBOX_FAILED, f"probe mailbox {settings.mailbox_user}: {_describe(exc)}")
+    waiting = False
     try:
         report("submit", f"{settings.submit_host}:{settings.submit_port}")
         msg = build_probe(settings, token, sender)
@@ -601,8 +612,11 @@ async def run_probe(
 
         tick = asyncio.create_task(ticker())
         try:
+            waiting = True
             reply = await asyncio.to_thread(mailbox.wait, token, deadline, cancel, settings.poll_interval)
+            waiting = False
         except _MAILBOX_ERRORS as exc:
+            waiting = False
             return finish(ProbeStatus.MAILBOX_FAILED, f"while waiting for the reply: {_describe(exc)}",
                           submit_seconds=submit, submitted_via=how, queue_id=qid, wait_mode=mode)
         finally:
@@ -623,8 +637,10 @@ async def run_probe(
                       round_trip=reply.seen_at - t_accepted,
                       **common, **info)
     finally:
-        cancel.set()
-        await asyncio.to_thread(mailbox.close)
+        if waiting:  # cancelled while the mailbox thread waits: it closes the mailbox when it sees this
+            cancel.set()
+        else:
+            await asyncio.to_thread(mailbox.close)
 
 
 def run_probe_sync(settings: ProbeSettings, password: str,

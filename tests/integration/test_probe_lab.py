@@ -145,3 +145,19 @@ def test_probe_findings_for_the_check_registry(lab_config, tmp_path):
                                                                           state_dir=tmp_path))))
     assert f.id == "probe.echo@lab.test" and f.status is Status.OK, (f.summary, f.details)
     assert f.metrics[0].label == "round_trip" and 0 < f.metrics[0].value < lab_config.probe.timeout
+
+
+def test_cancelling_a_probe_in_flight_stops_its_mailbox_thread(settings, password):
+    async def cancel_after_one_second():
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(run_probe(replace(settings, target="alice@lab.test", timeout=20), password), 1.0)
+        cancelled_in = time.monotonic() - t0
+        # the mailbox thread notices within one IDLE chunk (2 s) and logs out; the executor then shuts down
+        t1 = time.monotonic()
+        await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), 4.0)
+        return cancelled_in, time.monotonic() - t1
+
+    cancelled_in, thread_done_in = asyncio.run(cancel_after_one_second())
+    assert cancelled_in < 1.5
+    assert thread_done_in < 3.0
