@@ -85,7 +85,7 @@ def _check_of(run: CheckRun) -> dict[str, tuple[str, float]]:
 # --------------------------------------------------------------------------- text
 
 
-def render_text(run: CheckRun, colour: bool = False) -> str:
+def render_text(run: CheckRun, colour: bool = False, max_details: int = 12) -> str:
     findings = run.findings
     status = run.status
 
@@ -107,9 +107,11 @@ def render_text(run: CheckRun, colour: bool = False) -> str:
         lines.append(f"{paint(f.status, f'{f.status.name:<8}')}  {clean(f.id):<{width}}  {clean(f.summary)}")
         if f.status is not Status.OK:
             pad = " " * (10 + width + 2)
-            for d in clean(f.details, keep_newlines=True).splitlines():
-                if d.strip():
-                    lines.append(dim(pad + d))
+            shown = [d for d in clean(f.details, keep_newlines=True).splitlines() if d.strip()]
+            for d in shown[:max_details]:
+                lines.append(dim(pad + d))
+            if len(shown) > max_details:
+                lines.append(dim(f"{pad}... {len(shown) - max_details} more lines (--format json shows all)"))
             if f.hint:
                 lines.append(pad + "hint: " + clean(f.hint))
     return "\n".join(lines) + "\n"

@@ -117,3 +117,11 @@ def test_run_check_exit_codes_on_a_real_filesystem(tmp_path, capsys):
     cfg = load_config(cfg_file, environ={}, detect=False)
     assert run_check(_args("nagios", only="nothing.like.this"), cfg) == 3
     assert capsys.readouterr().out.startswith("MAILTOP UNKNOWN - mailtop.selection: --only 'nothing.like.this'")
+
+
+def test_long_details_are_cut_in_text_but_not_in_json():
+    f = Finding("relay.probe", Status.CRITICAL, "open relay", details="\n".join(f"line {i}" for i in range(40)))
+    out = render_text(_run(f))
+    assert "line 11" in out and "line 12" not in out
+    assert "... 28 more lines (--format json shows all)" in out
+    assert json.loads(render_json(_run(f)))["findings"][0]["details"].count("\n") == 39
