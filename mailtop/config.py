@@ -82,6 +82,11 @@ class LogsConfig:
     """Read the systemd journal (journalctl) when there is no log file."""
     history_lines: int = 5000
     """Lines kept for the log view."""
+    syslog_names: list[str] = field(default_factory=list)
+    """Count only Postfix lines of these syslog_names (and NAME/...), like pflogsumm --syslog-name.
+    Empty: every Postfix instance in the log."""
+    max_flows: int = 100000
+    """Messages tracked at once by queue ID (older ones are evicted; bounds memory)."""
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,14 @@ def input_paths(args: argparse.Namespace, cfg: Config) -> list[str | None]:
 
 
 def summarize(paths: Iterable[str | os.PathLike[str] | None], syslog_names: Iterable[str] = (),
-              errors: list[tuple[str, OSError]] | None = None) -> LogStats:
+              errors: list[tuple[str, OSError]] | None = None, max_flows: int = 100_000) -> LogStats:
     """Parse whole files into a ``LogStats`` (the report's core; the benchmark calls it too)."""
+    from mailtop.logs.flows import FlowTracker
     from mailtop.logs.follow import read_lines
     from mailtop.logs.parse import LineParser
     from mailtop.logs.stats import LogStats
 
-    stats = LogStats(syslog_names=syslog_names)
+    stats = LogStats(syslog_names=syslog_names, flows=FlowTracker(max_flows=max_flows))
     add = stats.add
     for path in paths:
         ref = None
@@ -217,7 +218,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
               "give FILE arguments or pipe a log on stdin", file=sys.stderr)
         return 2
     errors: list[tuple[str, OSError]] = []
-    stats = summarize(paths, args.syslog_name, errors)
+    stats = summarize(paths, args.syslog_name or cfg.logs.syslog_names, errors, max_flows=cfg.logs.max_flows)
     for path, exc in errors:
         f = unreadable_finding(path, exc)
         print(f"mailtop report: {f.summary}\n  hint: {f.hint}", file=sys.stderr)

@@ -31,8 +31,10 @@ counters of addresses and reasons grow with the number of distinct values unless
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -231,8 +233,21 @@ _ADDR_IN_REASON = re.compile(r"<[^<>\s]*@[^<>\s]*>")
 _ATTEMPTS = re.compile(r"(\d+) attempts")
 
 
+def _locked(method):  # noqa: ANN001, ANN202 - a plain decorator
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class LogStats:
-    """Accumulates events; every query returns frozen records. Feed it from one thread only.
+    """Accumulates events; every query returns frozen records (or lists of tuples).
+
+    Threads: feed it from one worker thread with ``add_all(batch)`` (which holds ``lock``); queries
+    hold ``lock`` too, so the UI thread may query while the worker feeds. ``add`` (one event) takes
+    no lock: use it only where nothing queries at the same time (reports, tests).
 
     ``syslog_names``: when given, Postfix lines of other instances are skipped (like pflogsumm's
     ``--syslog-name``): a name ``N`` accepts ``N`` and ``N/anything`` (``N/submission``).
@@ -247,6 +262,7 @@ class LogStats:
         syslog_names: Iterable[str] = (),
         flows: FlowTracker | None = None,
     ) -> None:
+        self.lock = threading.RLock()
         self.clock = clock
         self.window_max = window_max
         self.max_keys = max_keys
@@ -287,9 +303,10 @@ class LogStats:
 
     # ------------------------------------------------------------------ feeding
     def add_all(self, events: Iterable[P.LogEvent]) -> None:
-        add = self.add
-        for ev in events:
-            add(ev)
+        with self.lock:
+            add = self.add
+            for ev in events:
+                add(ev)
 
     def add(self, ev: P.LogEvent) -> None:
         self.lines += 1
@@ -535,6 +552,7 @@ class LogStats:
         return [b for b in self._minutes if first < b.minute <= last] if window >= 60 else [
             b for b in self._minutes if b.minute == last]
 
+    @_locked
     def totals(self) -> Totals:
         t = self._t
         return Totals(
@@ -546,6 +564,7 @@ class LogStats:
             recipient_domains=len(self.recipient_domains),
         )
 
+    @_locked
     def counts(self, window: float | None = None, now: float | None = None) -> Counts:
         buckets = self._window(window, now)
         if buckets is None:
@@ -558,6 +577,7 @@ class LogStats:
                       c["reject_warnings"], c["expired"], c["logins"], c["auth_failures"], c["warnings"],
                       c["errors"])
 
+    @_locked
     def delays(self, window: float | None = None, by: str | None = None,
                now: float | None = None) -> DelayStats | dict[str, DelayStats]:
         """Delay percentiles of final deliveries; ``by`` = None, ``"relay"`` or ``"domain"``."""
@@ -578,6 +598,7 @@ class LogStats:
                 groups.setdefault(sample[idx], []).append(sample[0])
         return {k: _exact(v) for k, v in groups.items()}
 
+    @_locked
     def top_reasons(self, category: str | None = None, window: float | None = None, n: int = 10,
                     now: float | None = None) -> list[tuple[str, str, int]]:
         """``[(category, reason, count)]``, most first. Categories: deferred, bounced, rejected,
@@ -600,6 +621,7 @@ class LogStats:
     def logins(self, window: float | None = None, n: int = 10, now: float | None = None) -> list[tuple[str, int]]:
         return self._by_client("logins", window, n, now)
 
+    @_locked
     def _by_client(self, attr: str, window: float | None, n: int, now: float | None) -> list[tuple[str, int]]:
         buckets = self._window(window, now)
         if buckets is None:
@@ -610,19 +632,24 @@ class LogStats:
                 src.update(getattr(b, attr))
         return sorted(src.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
+    @_locked
     def top_senders(self, n: int = 10) -> list[tuple[str, int]]:
         return _top(self.senders, n)
 
+    @_locked
     def top_recipients(self, n: int = 10) -> list[tuple[str, int]]:
         return _top(self.recipients, n)
 
+    @_locked
     def top_domains(self, n: int = 10) -> list[tuple[str, int]]:
         """Recipient domains of delivered mail."""
         return _top(self.recipient_domains, n)
 
+    @_locked
     def top_sending_domains(self, n: int = 10) -> list[tuple[str, int]]:
         return _top(self.sending_domains, n)
 
+    @_locked
     def recent_flows(self, n: int = 50) -> list[MessageFlow]:
         """The last ``n`` finished messages, newest first."""
         out = list(self.flows.finished)[-n:]
