@@ -118,11 +118,17 @@ def parse_maildirsize(text: str) -> tuple[int | None, int | None, int, int]:
     return byte_limit, msg_limit, max(used, 0), max(count, 0)
 
 
-def find_maildirsize(root: Path, max_depth: int = 5) -> list[Path]:
-    """maildirsize files below ``root``, not descending into maildir folders (cur/new/tmp, .Sub)."""
+def find_maildirsize(root: Path, max_depth: int = 5, errors: list[str] | None = None) -> list[Path]:
+    """maildirsize files below ``root``, not descending into maildir folders (cur/new/tmp, .Sub).
+    Folders that cannot be read are named in ``errors``."""
     found = []
     root_depth = len(root.parts)
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+
+    def unreadable(exc: OSError) -> None:
+        if errors is not None:
+            errors.append(f"cannot read {exc.filename}: {exc.strerror or exc} (maildirsize files there not counted)")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         here = Path(dirpath)
         if "maildirsize" in filenames:
             found.append(here / "maildirsize")
@@ -153,7 +159,7 @@ def _from_maildirsize(paths: list[Path], errors: list[str]) -> tuple[list[UserQu
         if not root.is_dir():
             errors.append(f"mail store {root} does not exist or is not a folder")
             continue
-        for f in find_maildirsize(root):
+        for f in find_maildirsize(root, errors=errors):
             files += 1
             try:
                 bl, ml, used, count = parse_maildirsize(f.read_text(errors="replace"))
@@ -340,10 +346,12 @@ def quota_findings_from(snap: QuotaSnapshot, warn: float, crit: float) -> list[F
         out.insert(0, Finding("quota.users", Status.OK, summary, details=f"source: {sources}", metrics=metrics,
                               data={"users": len(snap.users), "over_warn": len(over), "source": sources}))
     quota_errors = [e for e in snap.errors if "doveadm" in e or "maildirsize" in e or "does not exist" in e]
+    if len(quota_errors) > 12:
+        quota_errors = quota_errors[:12] + [f"... and {len(quota_errors) - 12} more"]
     if not snap.doveadm_ok:
         status = Status.WARNING if snap.users else Status.UNKNOWN
         summary = ("per-user quota read from maildirsize files only" if snap.users
-                   else "no per-user quota data: doveadm failed and no maildirsize files found")
+                   else "no per-user quota data: doveadm failed and no readable maildirsize files")
         out.append(Finding("quota.source", status, summary, details="\n".join(quota_errors),
                            hint="run mailtop as root (doveadm needs root or the mail user), set [dovecot] doveadm, "
                            "or set [mailstore] paths to the maildir roots"))

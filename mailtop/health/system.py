@@ -52,6 +52,9 @@ class DaemonState:
     pid: int | None
     how: str
     """How we know (pid file path, process scan, or what failed)."""
+    certain: bool = True
+    """False when only a process scan found *a* daemon of this kind (not root: the pid file is unreadable
+    and nothing on the command line names the instance)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,8 @@ def find_program(name: str, *dirs: Path) -> str | None:
     return shutil.which(name)
 
 
-def _pid_state(name: str, config: str, pidfile: Path, process_names: tuple[str, ...]) -> DaemonState:
+def _pid_state(name: str, config: str, pidfile: Path, process_names: tuple[str, ...],
+               default_config: str | None = None) -> DaemonState:
     import psutil
 
     try:
@@ -111,7 +115,7 @@ def _pid_state(name: str, config: str, pidfile: Path, process_names: tuple[str, 
     except FileNotFoundError:
         return DaemonState(name, config, False, None, f"no pid file {pidfile}")
     except PermissionError:
-        return _scan(name, config, process_names, f"{pidfile} is not readable (not root)")
+        return _scan(name, config, process_names, f"{pidfile} is not readable (not root)", default_config)
     try:
         pid = int(text.split()[0])
     except (ValueError, IndexError):
@@ -130,16 +134,42 @@ def _pid_state(name: str, config: str, pidfile: Path, process_names: tuple[str, 
     return DaemonState(name, config, True, pid, f"pid {pid} from {pidfile}")
 
 
-def _scan(name: str, config: str, process_names: tuple[str, ...], why: str) -> DaemonState:
+def _config_of(cmdline: list[str]) -> str | None:
+    """The ``-c FILE`` of a daemon's command line (Dovecot), None without one."""
+    for i, arg in enumerate(cmdline[:-1]):
+        if arg == "-c":
+            return os.path.realpath(cmdline[i + 1])
+    return None
+
+
+def _scan(name: str, config: str, process_names: tuple[str, ...], why: str,
+          default_config: str | None = None) -> DaemonState:
+    """Find the daemon among all processes. With ``default_config`` (Dovecot) the instance is told by the
+    ``-c`` on its command line (no ``-c``: the default config); Postfix's master shows nothing of the kind."""
     import psutil
 
-    pids = []
-    for proc in psutil.process_iter(["name", "status"]):
-        if proc.info["name"] in process_names and proc.info["status"] != psutil.STATUS_ZOMBIE:
-            pids.append(proc.pid)
+    pids: list[int] = []
+    mine: list[int] = []
+    want = os.path.realpath(config)
+    for proc in psutil.process_iter(["name", "status", "cmdline"]):
+        if proc.info["name"] not in process_names or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        pids.append(proc.pid)
+        if default_config is not None and proc.info["cmdline"]:
+            conf = _config_of(proc.info["cmdline"]) or os.path.realpath(default_config)
+            if conf == want:
+                mine.append(proc.pid)
+    if default_config is not None:
+        # a dovecot master has children named dovecot too only in old versions; the lowest pid is the master
+        if mine:
+            return DaemonState(name, config, True, min(mine), f"{why}; process {min(mine)} runs with this config")
+        return DaemonState(name, config, False, None,
+                           f"{why}; no {process_names[0]} process runs with {config}"
+                           + (f" ({len(pids)} with other configs)" if pids else ""))
     if pids:
         return DaemonState(name, config, True, pids[0],
-                           f"{why}; found {len(pids)} {process_names[0]} process(es) (any instance): {pids[:5]}")
+                           f"{why}; found {len(pids)} {process_names[0]} process(es) of any instance: {pids[:5]}",
+                           certain=False)
     return DaemonState(name, config, False, None, f"{why}; no {process_names[0]} process at all")
 
 
@@ -179,7 +209,8 @@ async def dovecot_state(cfg: Config, timeout: float) -> DaemonState:
         return DaemonState("dovecot", conf, None, None, f"doveconf -c {conf} failed: {(err or out).strip()[:200]}")
     from mailtop.checks import in_thread
 
-    return await in_thread(_pid_state, "dovecot", conf, Path(out.strip()) / "master.pid", ("dovecot",))
+    return await in_thread(_pid_state, "dovecot", conf, Path(out.strip()) / "master.pid", ("dovecot",),
+                           "/etc/dovecot/dovecot.conf")
 
 
 def _daemon_finding(fid: str, label: str, st: DaemonState, hint_start: str) -> Finding:
@@ -190,8 +221,13 @@ def _daemon_finding(fid: str, label: str, st: DaemonState, hint_start: str) -> F
     if not st.running:
         return Finding(fid, Status.CRITICAL, f"{label} is not running", details=st.how, hint=hint_start,
                        data={"config": st.config, "pid": st.pid})
+    if not st.certain:
+        return Finding(fid, Status.OK, f"{label}: a {st.name} master runs (pid {st.pid}), but without root "
+                       "mailtop cannot tell whether it is this instance", details=st.how,
+                       hint="run mailtop as root for a certain answer", data={"config": st.config, "pid": st.pid,
+                                                                              "certain": False})
     return Finding(fid, Status.OK, f"{label} is running (pid {st.pid})", details=st.how,
-                   data={"config": st.config, "pid": st.pid})
+                   data={"config": st.config, "pid": st.pid, "certain": True})
 
 
 async def postfix_findings(cfg: Config) -> list[Finding]:

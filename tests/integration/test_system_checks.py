@@ -160,3 +160,44 @@ async def test_a_refused_implicit_tls_port_says_refused_not_handshake(lab_config
     (f,) = (await run_checks(cfg, only="system.imaps")).findings
     assert f.status is Status.CRITICAL
     assert f.summary.endswith("is not listening") and "Connection refused" in f.details
+
+
+NOT_ROOT = """
+import asyncio, datetime, json, os, sys
+# everything the checks import lazily is imported first: the interpreter itself lives under /root here
+import mailtop.report, mailtop.health.system, mailtop.health.quota, mailtop.health.tls, psutil, ssl
+import asyncio.subprocess, encodings.idna
+datetime.datetime.strptime("2020", "%Y")
+from mailtop.checks import run_checks
+from mailtop.config import load_config
+cfg = load_config(sys.argv[1], environ={}, detect=False)
+os.setgid(65534)
+os.setuid(65534)  # nobody: no pid files, no doveadm, no maildirs
+run = asyncio.run(run_checks(cfg, only="system.postfix,system.dovecot,system.smtp,quota"))
+print(json.dumps({"uid": os.getuid(), "findings": [[f.id, f.status.name, f.summary, f.details, f.data.get("pid")]
+                                                   for f in run.findings]}))
+"""
+
+
+def test_not_root_each_finding_says_what_it_could_not_see(lab):
+    import json
+    import subprocess
+    import sys
+
+    cfg = Path(lab["state_dir"]) / "mailtop.toml"
+    out = subprocess.run([sys.executable, "-c", NOT_ROOT, str(cfg)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert data["uid"] == 65534
+    by = {fid: (status, summary, details, pid) for fid, status, summary, details, pid in data["findings"]}
+    status, summary, details, _ = by["system.postfix"]
+    assert status == "OK" and "without root mailtop cannot tell whether it is this instance" in summary
+    assert "is not readable (not root)" in details
+    # Dovecot names its config on its command line: the instance is found for certain
+    status, summary, details, pid = by["system.dovecot"]
+    assert status == "OK" and "is running" in summary
+    assert pid == int((Path(lab["state_dir"]) / "dovecot" / "run" / "master.pid").read_text().split()[0])
+    assert by["system.smtp"][0] == "OK"
+    status, summary, details, _ = by["quota.source"]
+    assert status == "UNKNOWN"
+    assert "needs root or the mail user" in details and "Permission denied" in details
