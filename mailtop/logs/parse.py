@@ -246,35 +246,58 @@ class LineParser:
     def __init__(self, reference_time: float | None = None) -> None:
         self.years = YearGuesser(reference_time)
         self._ts_cache: dict[str, float] = {}
+        self._min_cache: dict[str, float] = {}
         self._names: dict[str, tuple[str, str] | None] = {}
         self.parsed = 0
         self.unparsed = 0
 
     # ------------------------------------------------------------------ timestamps
     def _classic_ts(self, key: str) -> float | None:
-        """``key`` = 'Mmm dd HH:MM:SS' (15 characters); None when it is not a timestamp."""
-        month = _MONTHS.get(key[:3])
-        if month is None or key[3] != " " or key[6] != " " or key[9] != ":" or key[12] != ":":
+        """``key`` = 'Mmm dd HH:MM:SS' (15 characters); None when it is not a timestamp.
+
+        The start of each minute is computed once (``mktime`` and the year guess); seconds are added.
+        """
+        ss_text = key[13:15]
+        if key[12:13] != ":" or not (ss_text.isdigit() and ss_text.isascii()):
             return None
-        d = key[4:6]
-        if d[0] == " ":
-            d = d[1]
-        hms = key[7:9] + key[10:12] + key[13:15]
-        if not (d.isdigit() and d.isascii() and hms.isdigit() and hms.isascii()):
+        ss = int(ss_text)
+        if ss > 60:
             return None
-        day = int(d)
-        hh, mm, ss = int(hms[:2]), int(hms[2:4]), int(hms[4:])
-        if not (1 <= day <= 31 and hh < 24 and mm < 60 and ss < 61):
-            return None
-        year = self.years.year(month, day)
-        try:
-            ts = time.mktime((year, month, day, hh, mm, ss, 0, 0, -1))
-        except (OverflowError, ValueError):
-            return None
+        mkey = key[:12]
+        base = self._min_cache.get(mkey)
+        if base is None:
+            base = self._minute_start(mkey)
+            if base is None:
+                return None
+        ts = base + ss
         if len(self._ts_cache) > 4096:
             self._ts_cache.clear()
         self._ts_cache[key] = ts
         return ts
+
+    def _minute_start(self, mkey: str) -> float | None:
+        month = _MONTHS.get(mkey[:3])
+        if month is None or mkey[3] != " " or mkey[6] != " " or mkey[9] != ":":
+            return None
+        d = mkey[4:6]
+        if d[0] == " ":
+            d = d[1]
+        hm = mkey[7:9] + mkey[10:12]
+        if not (d.isdigit() and d.isascii() and hm.isdigit() and hm.isascii()):
+            return None
+        day = int(d)
+        hh, mm = int(hm[:2]), int(hm[2:])
+        if not (1 <= day <= 31 and hh < 24 and mm < 60):
+            return None
+        year = self.years.year(month, day)
+        try:
+            base = time.mktime((year, month, day, hh, mm, 0, 0, 0, -1))
+        except (OverflowError, ValueError):
+            return None
+        if len(self._min_cache) > 4096:
+            self._min_cache.clear()
+        self._min_cache[mkey] = base
+        return base
 
     def _rfc3339(self, token: str) -> float | None:
         frac = 0.0
