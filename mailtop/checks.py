@@ -452,7 +452,8 @@ def log_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float)
     if not read:
         return out
     events.sort(key=lambda ev: ev.ts)
-    stats = stats_mod.LogStats(clock=lambda: now, window_max=max(window, 60.0))
+    stats = stats_mod.LogStats(clock=lambda: now, window_max=max(window, 60.0),
+                               syslog_names=getattr(cfg.logs, "syslog_names", ()))
     stats.add_all(events)
     return list(stats_mod.log_findings(stats, cfg.thresholds, now=now)) + out
 

@@ -4,6 +4,7 @@ aliases (mailtop.ops.aliases), DNS and relay (mailtop.health.dns/relay)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import smtplib
@@ -44,7 +45,15 @@ def deferred_domain(lab):
     with smtplib.SMTP("127.0.0.1", lab["ports"]["smtp"], local_hostname="tests.lab.test", timeout=10) as s:
         s.sendmail(f"alice@{lab['domain']}", [f"someone@{domain}"],
                    f"Subject: wiring {domain}\r\n\r\nchecks wiring test\r\n")
-    return domain
+    yield domain
+    # leave the lab's queue as it was: delete this test's message
+    conf = lab["postfix"]["config_dir"]
+    listing = subprocess.run(["postqueue", "-c", conf, "-j"], capture_output=True, text=True, timeout=30).stdout
+    ids = [rec["queue_id"] for rec in map(json.loads, listing.splitlines())
+           if any(r["address"].endswith("@" + domain) for r in rec["recipients"])]
+    if ids:
+        subprocess.run(["postsuper", "-c", conf, "-d", "-"], input="\n".join(ids) + "\n", text=True,
+                       capture_output=True, timeout=30, check=True)
 
 
 # --------------------------------------------------------------------------- queue
@@ -206,3 +215,17 @@ async def test_dns_is_skipped_when_the_nameserver_does_not_answer(lab_config):
     (skipped,) = [f for f in run.findings if f.id == "dns"]
     assert skipped.summary == "skipped: the DNS resolver (dns.resolver) is down"
     assert elapsed < 2.0
+
+
+async def test_log_check_counts_only_the_configured_syslog_names(lab, lab_config, deferred_domain):
+    log = Path(lab["postfix"]["log"])
+    end = time.monotonic() + 15
+    while deferred_domain not in log.read_text(errors="replace") and time.monotonic() < end:
+        time.sleep(0.2)
+    base = {"log_window": 600.0, "defer_rate_warn": 0.001, "defer_rate_crit": 100.0}
+    cfg = with_(lab_config, thresholds=base, logs={"files": [log], "syslog_names": ["some-other-instance"]})
+    by = {f.id: f for f in (await run_checks(cfg, only="logs")).findings}
+    assert " of 0 delivery attempts" in by["logs.defer_rate"].summary
+    cfg = with_(lab_config, thresholds=base, logs={"files": [log], "syslog_names": [lab["postfix"]["syslog_name"]]})
+    by = {f.id: f for f in (await run_checks(cfg, only="logs")).findings}
+    assert by["logs.defer_rate"].status is Status.WARNING
