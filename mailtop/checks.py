@@ -674,8 +674,8 @@ def registry(cfg: Config) -> list[Check]:
         Check("dns", "DNS and MX", _dns, timeout=3 * cfg.dns.timeout + 2, depends=("dns.resolver",),
               refresh=cfg.refresh.dns),
         Check("relay", "open relay", _relay, timeout=2 * t + 2, depends=("system.postfix",), refresh=cfg.refresh.relay),
-        Check("queue", "mail queue", _queue, timeout=t + 5, depends=("system.postfix",), refresh=cfg.refresh.queue),
-        Check("logs", "mail log", _log, timeout=t + 5, refresh=cfg.refresh.log),
+        Check("queue", "mail queue", _queue, timeout=t + 5, depends=("system.postfix",), refresh=cfg.refresh.health),
+        Check("logs", "mail log", _log, timeout=t + 5, refresh=cfg.refresh.health),
         Check("quota", "mailbox quota", _quota, timeout=t + 2, refresh=cfg.refresh.quota),
         Check("storage", "mail store space", _storage, timeout=t + 1, refresh=cfg.refresh.quota),
         Check("aliases", "aliases", _aliases, timeout=3 * t + 2, refresh=cfg.refresh.health),
@@ -755,12 +755,12 @@ def _ensure_below(check_id: str, findings: Iterable[Finding]) -> tuple[Finding, 
 
 def _error_finding(check: Check, exc: BaseException) -> Finding:
     tb = traceback.extract_tb(exc.__traceback__)
-    where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+    where = "; ".join(f"{fr.filename.rsplit('/', 1)[-1]}:{fr.lineno} in {fr.name}" for fr in tb[-3:])
     return Finding(
         id=check.id,
         status=Status.UNKNOWN,
         summary=f"{check.title}: check failed: {type(exc).__name__}: {exc}"[:300],
-        details=f"{type(exc).__name__}: {exc}{where}",
+        details=f"raised at {where}" if where else "",
         hint="this is a bug in mailtop or an unexpected system state; the other checks still ran",
         data={"error": f"{type(exc).__name__}: {exc}"},
     )
