@@ -16,7 +16,9 @@ Run it inside your lab's network namespace, as root (qshape reads the queue fold
 
     ip netns exec mt-NAME env MAILTOP_LAB_DIR=$PWD/.lab-NAME .venv/bin/python tests/bench/bench_queue.py 10000 100000
 
-The bench's messages (recipients @benchN.example) are deleted at the end unless ``--keep``.
+The bench's messages (recipients @benchN.example) are deleted at the end unless ``--keep``. While
+measuring, the lab instance's back-off times are raised to an hour (``postconf -e``, restored at the
+end) so the queue manager's retries do not churn the queue under the measurement (``--no-quiesce``).
 """
 
 from __future__ import annotations
@@ -113,6 +115,34 @@ def fill(cfg_dir: str, port: int, target: int) -> None:
     print(f"  sent in {sent:.1f} s ({need / sent:.0f} msg/s); all deferred after {time.perf_counter() - t0:.1f} s")
 
 
+QUIET = {"queue_run_delay": "3600s", "minimal_backoff_time": "3600s", "maximal_backoff_time": "7200s"}
+
+
+def quiesce(cfg_dir: str) -> dict[str, str]:
+    """Stop the deferred queue's churn while measuring: with 100,000 messages to a dead relay, the queue
+    manager retries some every minute, moving them through the active queue and competing for the CPU
+    with what is measured. Raises the back-off times of the lab's instance (restored afterwards) and
+    waits until one round of retries has pushed everything back to deferred."""
+    names = list(QUIET)
+    out = subprocess.run(["postconf", "-c", cfg_dir, *names], capture_output=True, text=True, check=True).stdout
+    old = dict(line.split(" = ", 1) for line in out.splitlines())
+    subprocess.run(["postconf", "-c", cfg_dir, "-e", *(f"{k}={v}" for k, v in QUIET.items())], check=True)
+    subprocess.run(["postfix", "-c", cfg_dir, "reload"], capture_output=True, check=True)
+    t0 = time.perf_counter()
+    calm = 0
+    while calm < 3 and time.perf_counter() - t0 < 900:
+        time.sleep(2)
+        _, other = deferred_count(cfg_dir)
+        calm = calm + 1 if other == 0 else 0
+    print(f"  queue quiesced (back-off raised to 1 h) after {time.perf_counter() - t0:.1f} s")
+    return old
+
+
+def restore(cfg_dir: str, old: dict[str, str]) -> None:
+    subprocess.run(["postconf", "-c", cfg_dir, "-e", *(f"{k}={v}" for k, v in old.items())], check=True)
+    subprocess.run(["postfix", "-c", cfg_dir, "reload"], capture_output=True, check=True)
+
+
 def cleanup(cfg_dir: str) -> None:
     _, _, out = measure(["postqueue", "-c", cfg_dir, "-j"])
     ids = [json.loads(x)["queue_id"] for x in out.splitlines()
@@ -136,6 +166,8 @@ def main() -> int:
     ap.add_argument("sizes", nargs="*", type=int, default=[10000], help="deferred queue sizes (default 10000)")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each command per size (median shown)")
     ap.add_argument("--keep", action="store_true", help="leave the bench's messages in the queue")
+    ap.add_argument("--no-quiesce", action="store_true",
+                    help="measure while the queue manager retries (noisy); by default retries are paused")
     args = ap.parse_args()
 
     lab = json.loads((lab_dir() / "lab.json").read_text())
@@ -149,10 +181,14 @@ def main() -> int:
                                          "--shape"],
     }
     print(f"lab {lab['state_dir']}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
+    saved: dict[str, str] = {}
     try:
         for size in sorted(args.sizes):
             print(f"\n== deferred queue of {size} messages")
             fill(cfg_dir, port, size)
+            if not args.no_quiesce:
+                old = quiesce(cfg_dir)
+                saved = saved or old  # the lab's own values, from the first call
             times: dict[str, list[float]] = {k: [] for k in cmds}
             rss: dict[str, int] = dict.fromkeys(cmds, 0)
             outs: dict[str, bytes] = {}
@@ -175,6 +211,8 @@ def main() -> int:
             print(f"  shape check: mailtop deferred total {mine} recipients, qshape {theirs} "
                   f"({'equal' if mine == theirs else 'DIFFERENT (the queue changed between runs?)'})")
     finally:
+        if saved:
+            restore(cfg_dir, saved)
         if not args.keep:
             cleanup(cfg_dir)
     return 0
