@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -31,13 +30,38 @@ CHECK_MODULE = "mailtop.report"
 
 
 def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
+    """Whether ``module`` (a ``mailtop.`` module) exists, without importing its package."""
+    from pathlib import Path
+
+    rel = Path(*module.split(".")[1:])
+    here = Path(__file__).resolve().parent
+    return (here / rel).with_suffix(".py").is_file() or (here / rel / "__init__.py").is_file()
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Options of the main parser that take a value: the word after them is not a subcommand name.
+_VALUE_OPTIONS = {"--config", "--set", "--format", "--only", "--skip"}
+
+
+def _chosen_subcommand(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line, if any (so only its module is imported)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word in _VALUE_OPTIONS:
+            skip = True
+        elif word in ("-h", "--help"):
+            return None
+        elif not word.startswith("-"):
+            return word if word in SUBCOMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser. With ``argv``, only the subcommand it names is configured (its module
+    imported); the others are listed for help but cost nothing."""
+    chosen = _chosen_subcommand(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="mailtop",
         description="A terminal dashboard and health check for mail servers (Postfix, Dovecot, DNS).",
@@ -63,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         if not _available(module):
             continue
         sp = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).configure(sp)
+        if argv is None or name == chosen:
+            importlib.import_module(module).configure(sp)
     return parser
 
 
@@ -90,7 +115,8 @@ def show_config(cfg: Config, out=None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, flags=_flags(args))

@@ -19,11 +19,7 @@ keys to their own section here.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
-import shutil
-import socket
-import subprocess
 import tomllib
 import types
 import typing
@@ -361,6 +357,8 @@ def _coerce(value: Any, typ: Any, where: str, from_text: bool) -> Any:
 
 
 def _suggest(word: str, choices: list[str]) -> str:
+    import difflib  # only on the error path: keeps start-up light for --check
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -424,6 +422,9 @@ def parse_assignments(pairs: list[str]) -> Layer:
 
 
 def _run_postconf(bin_dir: Path, config_dir: Path | None, names: list[str]) -> dict[str, str]:
+    import shutil
+    import subprocess
+
     exe = shutil.which("postconf", path=str(bin_dir)) or shutil.which("postconf")
     if not exe:
         return {}
@@ -440,6 +441,12 @@ def _run_postconf(bin_dir: Path, config_dir: Path | None, names: list[str]) -> d
         k, _, v = line.partition(" = ")
         values[k.strip()] = v.strip()
     return values
+
+
+def _which(name: str) -> str | None:
+    import shutil
+
+    return shutil.which(name)
 
 
 def autodetect(partial: Layer) -> Layer:
@@ -463,10 +470,10 @@ def autodetect(partial: Layer) -> Layer:
                 break
         if files:
             layer.setdefault("logs", {})["files"] = files
-        elif shutil.which("journalctl"):
+        elif _which("journalctl"):
             layer.setdefault("logs", {})["journal"] = True
     if "hostname" not in partial.get("general", {}):
-        layer.setdefault("general", {})["hostname"] = socket.gethostname()
+        layer.setdefault("general", {})["hostname"] = os.uname().nodename
     if os.geteuid() == 0 and "audit_log" not in partial.get("general", {}):
         layer.setdefault("general", {})["audit_log"] = "/var/log/mailtop/audit.log"
         layer["general"]["state_dir"] = "/var/lib/mailtop"
