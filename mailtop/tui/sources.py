@@ -110,9 +110,10 @@ def build_sources(cfg: Config) -> tuple[list[Source], dict[str, str]]:
     missing: dict[str, str] = {}
     if _optional("mailtop.mta.postfix") is not None:
         from mailtop.mta.postfix import PostfixQueue
+        from mailtop.tui.panels.queue import prepare
 
         reader = PostfixQueue.from_config(cfg)
-        sources.append(Source("queue", cfg.refresh.queue, reader.snapshot, label="postqueue -j"))
+        sources.append(Source("queue", cfg.refresh.queue, lambda: prepare(reader.snapshot()), label="postqueue -j"))
     else:
         missing["queue"] = "mailtop.mta.postfix is not installed"
     if not cfg.logs.files:

@@ -88,10 +88,33 @@ class QueueFilter:
                 return False
             if key == "id" and value not in e.queue_id.lower():
                 return False
-        if self.words:
-            hay = " ".join([e.queue_id, e.queue, e.sender, *(f"{r.address} {r.reason}" for r in e.recipients)]).lower()
-            return all(w in hay for w in self.words)
         return True
+
+
+@dataclass(frozen=True)
+class PreparedQueue:
+    """A queue snapshot plus what filtering and sorting need, computed in the collector's thread
+    (lower-case search text per message, the order by age), so a big queue costs the UI little."""
+
+    snapshot: Any
+    hay: tuple[str, ...]
+    by_age: tuple[int, ...]
+
+    @property
+    def entries(self) -> Sequence[Any]:
+        return self.snapshot.entries
+
+    @property
+    def summary(self) -> Any:
+        return self.snapshot.summary
+
+
+def prepare(snapshot: Any) -> PreparedQueue:
+    entries = snapshot.entries
+    hay = tuple(" ".join([e.queue_id, e.queue, e.sender, *(f"{r.address} {r.reason}" for r in e.recipients)]).lower()
+                for e in entries)
+    order = tuple(sorted(range(len(entries)), key=lambda i: entries[i].arrival))
+    return PreparedQueue(snapshot, hay, order)
 
 
 def sort_key(column: str, now: float) -> Callable[[Any], Any]:
@@ -153,6 +176,7 @@ class QueuePanel(Panel):
         self.shown_ids: list[str] = []
         self.matched = 0
         self._actions: Any = None
+        self._orders: dict[tuple[int, str], list[int]] = {}
 
     # ------------------------------------------------------------------ layout
     def compose_body(self) -> ComposeResult:
@@ -231,15 +255,42 @@ class QueuePanel(Panel):
             parts.append((f"  selected {len(self.selected)}", "bold reverse"))
         return Text.assemble(*parts)
 
+    def _order(self, prepared: PreparedQueue, now: float) -> list[int]:
+        """Indices of the entries in sort order (cached per snapshot and column)."""
+        key = (id(prepared), self.sort_column)
+        if key not in self._orders:
+            if self.sort_column == "age":
+                order = list(prepared.by_age)
+            else:
+                entries = prepared.entries
+                k = sort_key(self.sort_column, now)
+                order = sorted(range(len(entries)), key=lambda i: k(entries[i]))
+            self._orders = {kk: v for kk, v in self._orders.items() if kk[0] == id(prepared)}
+            self._orders[key] = order
+        return self._orders[key]
+
     def _draw_messages(self, entries: Sequence[Any], now: float) -> None:
-        flt = QueueFilter.parse(self.filter_text)
-        matched = [e for e in entries if flt.match(e, now)] if self.filter_text else list(entries)
-        matched.sort(key=sort_key(self.sort_column, now), reverse=self.sort_reverse)
-        self.matched = len(matched)
-        shown = matched[:MAX_ROWS]
+        snap = self._snapshot()
+        prepared = snap if isinstance(snap, PreparedQueue) else prepare(snap)
+        entries = prepared.entries
+        order = self._order(prepared, now)
+        if self.sort_reverse:
+            order = order[::-1]
+        if self.filter_text:
+            flt = QueueFilter.parse(self.filter_text)
+            hay = prepared.hay
+            words = flt.words
+            idx = [i for i in order if all(w in hay[i] for w in words)]
+            if flt.fields or flt.min_age is not None or flt.max_age is not None:
+                idx = [i for i in idx if flt.match(entries[i], now)]
+        else:
+            idx = order
+        self.matched = len(idx)
+        shown = [entries[i] for i in idx[:MAX_ROWS]]
         self.shown_ids = [e.queue_id for e in shown]
-        present = {e.queue_id for e in entries}
-        self.selected &= present  # a message that left the queue cannot stay selected
+        if self.selected:
+            present = {e.queue_id for e in entries}
+            self.selected &= present  # a message that left the queue cannot stay selected
         rows = [(e.queue_id, entry_cells(e, now, e.queue_id in self.selected)) for e in shown]
         with self.app.batch_update():
             sync_table(self.table, rows)
