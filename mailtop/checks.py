@@ -63,6 +63,8 @@ class Check:
     """Ids of prerequisite checks; when one is down this check is skipped."""
     refresh: float = 60.0
     """Seconds between runs in the dashboard."""
+    opt_in: bool = False
+    """Runs only when asked for by name (``--only probe``): for checks that send real mail."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -680,7 +682,30 @@ def registry(cfg: Config) -> list[Check]:
         Check("storage", "mail store space", _storage, timeout=t + 1, refresh=cfg.refresh.quota),
         Check("aliases", "aliases", _aliases, timeout=3 * t + 2, refresh=cfg.refresh.health),
     ]
+    if cfg.probe.mailbox_user:
+        # Log in to each POP/IMAP endpoint as the probe mailbox user (the four run side by side).
+        checks.append(Check("access", "POP/IMAP logins", _access, timeout=t + 3, depends=("system.dovecot",),
+                            refresh=cfg.refresh.health))
+    if cfg.probe.target:
+        # Sends a real message and waits for the reply: never part of a plain --check or the dashboard's
+        # polling; `mailtop --check --only probe` runs it (the Probes panel has its own button).
+        checks.append(Check("probe", "autoresponder probe", _probe, timeout=cfg.probe.timeout + 10,
+                            depends=("system.postfix",), refresh=max(900.0, cfg.refresh.health), opt_in=True))
     return checks
+
+
+async def _access(cfg: Config) -> Sequence[Finding]:
+    mod = import_optional("mailtop.health.access")
+    if mod is None:
+        return _not_built("access", "POP/IMAP login tests", "mailtop.health.access")
+    return await mod.access_findings(cfg)
+
+
+async def _probe(cfg: Config) -> Sequence[Finding]:
+    mod = import_optional("mailtop.health.probe")
+    if mod is None:
+        return _not_built("probe", "autoresponder probes", "mailtop.health.probe")
+    return await mod.probe_findings(cfg)
 
 
 # --------------------------------------------------------------------------- selection
@@ -836,7 +861,10 @@ async def run_checks(
         exact = set(ids)
         wanted = [c for c in all_checks if c.id in exact]
     else:
-        wanted = [c for c in all_checks if sel.check_selected(c.id)]
+        wanted = [
+            c for c in all_checks
+            if sel.check_selected(c.id) and (not c.opt_in or any(id_matches(c.id, o) for o in sel.only))
+        ]
     # prerequisites of wanted checks run too (unless skipped), reported only if wanted themselves
     needed: dict[str, bool] = {}
 

@@ -101,7 +101,9 @@ def check_sources(cfg: Config) -> list[Source]:
     from mailtop.checks import registry
 
     return [
-        Source(f"{CHECK_PREFIX}{c.id}", c.refresh, check_fetch(cfg, c.id), label=c.title) for c in registry(cfg)
+        Source(f"{CHECK_PREFIX}{c.id}", c.refresh, check_fetch(cfg, c.id), label=c.title)
+        for c in registry(cfg)
+        if not c.opt_in  # the probe sends real mail: the Probes panel runs it on demand
     ]
 
 
