@@ -27,7 +27,6 @@ import datetime as _dt
 import enum
 import functools
 import imaplib
-import ipaddress
 import os
 import poplib
 import socket
@@ -38,6 +37,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+from mailtop.health.x509 import parse_certificate
 
 PROTOCOLS = ("imap", "imaps", "pop3", "pop3s")
 
@@ -285,137 +286,20 @@ def cert_info(sock: ssl.SSLSocket, *, verified: bool, now: _dt.datetime | None =
     der = sock.getpeercert(binary_form=True)
     if not der:
         return None
-    parsed = parse_der_certificate(der)
-    now = now or _dt.datetime.now(_dt.UTC)
+    cert = parse_certificate(der)
     cipher = sock.cipher()
     return CertInfo(
-        subject=parsed["subject"],
-        issuer=parsed["issuer"],
-        not_before=parsed["not_before"].isoformat(),
-        not_after=parsed["not_after"].isoformat(),
-        days_left=round((parsed["not_after"] - now).total_seconds() / 86400, 2),
-        self_signed=parsed["subject"] == parsed["issuer"],
+        subject=cert.subject,
+        issuer=cert.issuer,
+        not_before=cert.not_before.isoformat(),
+        not_after=cert.not_after.isoformat(),
+        days_left=round(cert.days_left(now), 2),
+        self_signed=cert.subject == cert.issuer,
         verified=verified,
-        names=tuple(parsed["names"]),
+        names=cert.san,
         tls_version=sock.version() or "",
         cipher=cipher[0] if cipher else "",
     )
-
-
-_OID_NAMES = {
-    "2.5.4.3": "CN",
-    "2.5.4.6": "C",
-    "2.5.4.7": "L",
-    "2.5.4.8": "ST",
-    "2.5.4.10": "O",
-    "2.5.4.11": "OU",
-    "1.2.840.113549.1.9.1": "emailAddress",
-}
-
-
-class CertParseError(ValueError):
-    pass
-
-
-def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, start of value, end of value) of the DER element at ``pos``."""
-    if pos + 2 > len(data):
-        raise CertParseError("truncated DER")
-    tag = data[pos]
-    length = data[pos + 1]
-    pos += 2
-    if length & 0x80:
-        n = length & 0x7F
-        if n == 0 or n > 4 or pos + n > len(data):
-            raise CertParseError("bad DER length")
-        length = int.from_bytes(data[pos:pos + n], "big")
-        pos += n
-    if pos + length > len(data):
-        raise CertParseError("truncated DER")
-    return tag, pos, pos + length
-
-
-def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    out = []
-    pos = start
-    while pos < end:
-        tag, vs, ve = _tlv(data, pos)
-        out.append((tag, vs, ve))
-        pos = ve
-    return out
-
-
-def _oid(raw: bytes) -> str:
-    if not raw:
-        return ""
-    parts = [raw[0] // 40, raw[0] % 40]
-    value = 0
-    for b in raw[1:]:
-        value = (value << 7) | (b & 0x7F)
-        if not b & 0x80:
-            parts.append(value)
-            value = 0
-    return ".".join(str(p) for p in parts)
-
-
-def _name(data: bytes, start: int, end: int) -> str:
-    parts = []
-    for _, rs, re_ in _children(data, start, end):  # SET OF
-        for _, as_, ae in _children(data, rs, re_):  # SEQUENCE {oid, value}
-            (otag, os_, oe), (vtag, vs, ve) = _children(data, as_, ae)[:2]
-            key = _OID_NAMES.get(_oid(data[os_:oe]), _oid(data[os_:oe]))
-            raw = data[vs:ve]
-            value = raw.decode("utf-16-be", "replace") if vtag == 0x1E else raw.decode("utf-8", "replace")
-            parts.append(f"{key}={value}")
-    return ", ".join(parts)
-
-
-def _time(tag: int, raw: bytes) -> _dt.datetime:
-    text = raw.decode("ascii")
-    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ
-        year = int(text[:2])
-        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
-    return _dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=_dt.UTC)
-
-
-def parse_der_certificate(der: bytes) -> dict[str, Any]:
-    """Subject, issuer, validity and subjectAltName of an X.509 certificate (DER), standard library only.
-
-    Python's ``getpeercert()`` returns nothing but the DER bytes when verification is off (which is
-    what allow_self_signed needs), so the few fields an operator looks at are read here.
-    """
-    _, cs, ce = _tlv(der, 0)
-    tbs_tag, ts, te = _children(der, cs, ce)[0]
-    fields = _children(der, ts, te)
-    i = 1 if fields and fields[0][0] == 0xA0 else 0  # [0] EXPLICIT version
-    # serial, signature, issuer, validity, subject, spki
-    issuer = fields[i + 2]
-    validity = fields[i + 3]
-    subject = fields[i + 4]
-    nb, na = _children(der, validity[1], validity[2])[:2]
-    names: list[str] = []
-    for tag, vs, ve in fields[i + 6:]:
-        if tag != 0xA3:
-            continue
-        (_, ss, se), = _children(der, vs, ve)
-        for _, es, ee in _children(der, ss, se):
-            ext = _children(der, es, ee)
-            if _oid(der[ext[0][1]:ext[0][2]]) != "2.5.29.17":
-                continue
-            _, os_, oe = ext[-1]  # OCTET STRING holding GeneralNames
-            _, gs, ge = _tlv(der, os_)
-            for gtag, gvs, gve in _children(der, gs, ge):
-                if gtag == 0x82:
-                    names.append(der[gvs:gve].decode("ascii", "replace"))
-                elif gtag == 0x87:
-                    names.append(str(ipaddress.ip_address(der[gvs:gve])))
-    return {
-        "subject": _name(der, subject[1], subject[2]),
-        "issuer": _name(der, issuer[1], issuer[2]),
-        "not_before": _time(nb[0], der[nb[1]:nb[2]]),
-        "not_after": _time(na[0], der[na[1]:na[2]]),
-        "names": names,
-    }
 
 
 # --------------------------------------------------------------------------- the session runner

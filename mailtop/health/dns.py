@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mailtop.config import Config, parse_hostport
+from mailtop.health.x509 import BIT_STRING, INTEGER, OID, OID_RSA, SEQUENCE, DerError, oid_text, read_element
 from mailtop.model import Finding, Metric, Status, worst
 
 SPF_LOOKUP_LIMIT = 10
@@ -922,54 +923,29 @@ def parse_tags(text: str) -> tuple[dict[str, str], list[str]]:
 # --------------------------------------------------------------------------- DKIM
 
 
-class DerError(ValueError):
-    pass
-
-
-def _der_read(buf: bytes, pos: int) -> tuple[int, bytes, int]:
-    """One DER TLV at ``pos``: (tag, content, position after it)."""
-    if pos + 2 > len(buf):
-        raise DerError("truncated")
-    tag = buf[pos]
-    length = buf[pos + 1]
-    pos += 2
-    if length & 0x80:
-        n = length & 0x7F
-        if n == 0 or n > 4 or pos + n > len(buf):
-            raise DerError("bad length")
-        length = int.from_bytes(buf[pos:pos + n], "big")
-        pos += n
-    if pos + length > len(buf):
-        raise DerError("truncated")
-    return tag, buf[pos:pos + length], pos + length
-
-
-_RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1
-
-
 def rsa_modulus_bits(der: bytes) -> int:
     """Size of the RSA modulus in a SubjectPublicKeyInfo (what DKIM's ``p=`` holds) or a bare
     PKCS#1 RSAPublicKey. Raises :class:`DerError` when it is neither."""
-    tag, body, end = _der_read(der, 0)
-    if tag != 0x30 or end != len(der):
+    tag, body, end = read_element(der, 0)
+    if tag != SEQUENCE or end != len(der):
         raise DerError("not a DER SEQUENCE")
-    first_tag, first, pos = _der_read(body, 0)
-    if first_tag == 0x02:  # PKCS#1 RSAPublicKey: SEQUENCE { modulus INTEGER, exponent INTEGER }
+    first_tag, first, pos = read_element(body, 0)
+    if first_tag == INTEGER:  # PKCS#1 RSAPublicKey: SEQUENCE { modulus INTEGER, exponent INTEGER }
         modulus = first
-    elif first_tag == 0x30:  # SubjectPublicKeyInfo
-        oid_tag, oid, _ = _der_read(first, 0)
-        if oid_tag != 0x06:
+    elif first_tag == SEQUENCE:  # SubjectPublicKeyInfo
+        oid_tag, oid, _ = read_element(first, 0)
+        if oid_tag != OID:
             raise DerError("no algorithm identifier")
-        if oid != _RSA_OID:
-            raise DerError("not an RSA key (algorithm " + oid.hex() + ")")
-        bs_tag, bits, _ = _der_read(body, pos)
-        if bs_tag != 0x03 or not bits or bits[0] != 0:
+        if oid_text(oid) != OID_RSA:
+            raise DerError(f"not an RSA key (algorithm {oid_text(oid)})")
+        bs_tag, bits, _ = read_element(body, pos)
+        if bs_tag != BIT_STRING or not bits or bits[0] != 0:
             raise DerError("no public key BIT STRING")
-        seq_tag, inner, _ = _der_read(bits[1:], 0)
-        if seq_tag != 0x30:
+        seq_tag, inner, _ = read_element(bits[1:], 0)
+        if seq_tag != SEQUENCE:
             raise DerError("RSA key is not a SEQUENCE")
-        int_tag, modulus, _ = _der_read(inner, 0)
-        if int_tag != 0x02:
+        int_tag, modulus, _ = read_element(inner, 0)
+        if int_tag != INTEGER:
             raise DerError("no modulus INTEGER")
     else:
         raise DerError("unexpected DER structure")

@@ -2,8 +2,8 @@
 
 For each endpoint :func:`inspect_tls` returns a :class:`TlsState`: the handshake (protocol, cipher), whether
 the chain is trusted by the system store (and if not, OpenSSL's reason), and the certificate's names and
-validity read from its DER encoding (:func:`parse_certificate`, a small reader of the X.509 fields we need,
-so no extra dependency). :func:`tls_finding` judges it:
+validity read from its DER encoding (:func:`mailtop.health.x509.parse_certificate`, a small reader of the
+X.509 fields we need, so no extra dependency). :func:`tls_finding` judges it:
 
 - no connection, no STARTTLS offered, handshake failure: CRITICAL;
 - certificate expired or under ``thresholds.cert_crit_days`` days: CRITICAL; under ``cert_warn_days``: WARNING;
@@ -29,133 +29,15 @@ import time
 from dataclasses import dataclass, field
 
 from mailtop.config import Config
+from mailtop.health.x509 import Certificate, DerError, parse_certificate
 from mailtop.model import Finding, Metric, Status
 
 # --------------------------------------------------------------------------- certificates (DER)
 
-
-class CertificateError(ValueError):
-    """The bytes are not an X.509 certificate we can read."""
-
-
-@dataclass(frozen=True, slots=True)
-class CertInfo:
-    subject_cn: str
-    issuer_cn: str
-    not_before: _dt.datetime
-    not_after: _dt.datetime
-    dns_names: tuple[str, ...]
-    ip_addresses: tuple[str, ...]
-    self_issued: bool
-    """Issuer equals subject (a self-signed certificate)."""
-
-    def days_left(self, now: _dt.datetime | None = None) -> float:
-        now = now or _dt.datetime.now(_dt.UTC)
-        return (self.not_after - now).total_seconds() / 86400.0
-
-    def names(self) -> list[str]:
-        return list(self.dns_names) + list(self.ip_addresses) or ([self.subject_cn] if self.subject_cn else [])
-
-
-def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, start of value, end of value) of the DER element at ``pos``."""
-    if pos + 2 > len(data):
-        raise CertificateError("truncated DER")
-    tag = data[pos]
-    length = data[pos + 1]
-    pos += 2
-    if length & 0x80:
-        n = length & 0x7F
-        if n == 0 or n > 4 or pos + n > len(data):
-            raise CertificateError("bad DER length")
-        length = int.from_bytes(data[pos : pos + n], "big")
-        pos += n
-    if pos + length > len(data):
-        raise CertificateError("truncated DER")
-    return tag, pos, pos + length
-
-
-def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    out = []
-    pos = start
-    while pos < end:
-        tag, s, e = _tlv(data, pos)
-        out.append((tag, s, e))
-        pos = e
-    return out
-
-
-_OID_CN = bytes.fromhex("550403")
-_OID_SAN = bytes.fromhex("551d11")
-
-
-def _cn(data: bytes, start: int, end: int) -> str:
-    for _set_tag, ss, se in _children(data, start, end):
-        for _seq_tag, qs, qe in _children(data, ss, se):
-            parts = _children(data, qs, qe)
-            if len(parts) >= 2 and data[parts[0][1] : parts[0][2]] == _OID_CN:
-                return data[parts[1][1] : parts[1][2]].decode("utf-8", errors="replace")
-    return ""
-
-
-def _time(data: bytes, tag: int, start: int, end: int) -> _dt.datetime:
-    text = data[start:end].decode("ascii", errors="replace")
-    try:
-        if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ
-            t = _dt.datetime.strptime(text, "%y%m%d%H%M%SZ")
-        elif tag == 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
-            t = _dt.datetime.strptime(text, "%Y%m%d%H%M%SZ")
-        else:
-            raise CertificateError(f"unexpected time tag {tag:#x}")
-    except ValueError as exc:
-        raise CertificateError(f"bad certificate time {text!r}") from exc
-    return t.replace(tzinfo=_dt.UTC)
-
-
-def parse_certificate(der: bytes) -> CertInfo:
-    """Read subject/issuer CN, validity and subjectAltName (DNS and IP) from a DER certificate."""
-    _, cs, ce = _tlv(der, 0)
-    tbs_tag, ts, te = _children(der, cs, ce)[0]
-    if tbs_tag != 0x30:
-        raise CertificateError("not a certificate")
-    items = _children(der, ts, te)
-    if items and items[0][0] == 0xA0:  # explicit version
-        items = items[1:]
-    if len(items) < 6:
-        raise CertificateError("certificate has too few fields")
-    _serial, _sig, issuer, validity, subject, _spki = items[:6]
-    times = _children(der, validity[1], validity[2])
-    if len(times) != 2:
-        raise CertificateError("bad validity")
-    dns_names: list[str] = []
-    ips: list[str] = []
-    for tag, s, e in items[6:]:
-        if tag != 0xA3:  # extensions
-            continue
-        (_, xs, xe) = _children(der, s, e)[0]
-        for _t, es, ee in _children(der, xs, xe):
-            parts = _children(der, es, ee)
-            if der[parts[0][1] : parts[0][2]] != _OID_SAN:
-                continue
-            octets = parts[-1]
-            _, ns, ne = _tlv(der, octets[1])
-            for gtag, gs, ge in _children(der, ns, ne):
-                if gtag == 0x82:
-                    dns_names.append(der[gs:ge].decode("ascii", errors="replace"))
-                elif gtag == 0x87:
-                    try:
-                        ips.append(str(ipaddress.ip_address(der[gs:ge])))
-                    except ValueError:
-                        continue  # a malformed address cannot match anything
-    return CertInfo(
-        subject_cn=_cn(der, subject[1], subject[2]),
-        issuer_cn=_cn(der, issuer[1], issuer[2]),
-        not_before=_time(der, *times[0]),
-        not_after=_time(der, *times[1]),
-        dns_names=tuple(dns_names),
-        ip_addresses=tuple(ips),
-        self_issued=der[issuer[1] : issuer[2]] == der[subject[1] : subject[2]],
-    )
+CertInfo = Certificate
+"""What the check reads from a certificate (:class:`mailtop.health.x509.Certificate`)."""
+CertificateError = DerError
+"""The bytes are not an X.509 certificate we can read."""
 
 
 def name_matches(cert: CertInfo, name: str) -> bool:

@@ -1,14 +1,12 @@
-"""Unit tests for mailtop.health.access: certificate parsing, verdicts, specs, text hygiene, passwords."""
+"""Unit tests for mailtop.health.access: verdicts, specs, text hygiene, passwords."""
 
 from __future__ import annotations
 
-import datetime as dt
 import imaplib
 import io
 import poplib
 import socket
 import ssl
-from pathlib import Path
 
 import pytest
 
@@ -21,44 +19,9 @@ from mailtop.health.access import (
     _scrub,
     _text,
     classify,
-    parse_der_certificate,
     planned_steps,
 )
 from mailtop.health.access_command import render_text, resolve_password
-
-DATA = Path(__file__).resolve().parent.parent / "data" / "access"
-
-
-def _openssl_reference() -> dict[str, str]:
-    ref: dict[str, str] = {}
-    lines = (DATA / "lab-imaps-cert.openssl.txt").read_text().splitlines()
-    for i, line in enumerate(lines):
-        if "=" in line and not line.startswith(" "):
-            k, _, v = line.partition("=")
-            ref[k] = v
-        if line.startswith("X509v3 Subject Alternative Name"):
-            ref["san"] = lines[i + 1].strip()
-    return ref
-
-
-def test_der_parser_agrees_with_openssl():
-    der = ssl.PEM_cert_to_DER_cert((DATA / "lab-imaps-cert.pem").read_text())
-    got = parse_der_certificate(der)
-    ref = _openssl_reference()
-    # openssl -nameopt RFC2253 prints the RDNs last-first
-    assert got["subject"] == ", ".join(reversed(ref["subject"].split(",")))
-    assert got["issuer"] == ", ".join(reversed(ref["issuer"].split(",")))
-    fmt = "%b %d %H:%M:%S %Y GMT"
-    assert got["not_before"] == dt.datetime.strptime(ref["notBefore"], fmt).replace(tzinfo=dt.UTC)
-    assert got["not_after"] == dt.datetime.strptime(ref["notAfter"], fmt).replace(tzinfo=dt.UTC)
-    want_names = [n.split(":", 1)[1] for n in ref["san"].split(", ")]
-    assert got["names"] == want_names
-
-
-def test_der_parser_rejects_truncated_input():
-    der = ssl.PEM_cert_to_DER_cert((DATA / "lab-imaps-cert.pem").read_text())
-    with pytest.raises(ValueError):
-        parse_der_certificate(der[:100])
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import pytest
 
 from mailtop.config import Config, DnsConfig
 from mailtop.health import dns as d
+from mailtop.health.x509 import read_element
 from mailtop.model import Status
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dns"
@@ -302,9 +303,9 @@ def test_rsa_bits_spki_and_pkcs1():
     der = base64.b64decode(KEY_1024)
     assert d.rsa_modulus_bits(der) == 1024
     # the same key as a bare PKCS#1 RSAPublicKey (the BIT STRING's content)
-    _, body, _ = d._der_read(der, 0)
-    _, _, pos = d._der_read(body, 0)
-    _, bits, _ = d._der_read(body, pos)
+    _, body, _ = read_element(der, 0)
+    _, _, pos = read_element(body, 0)
+    _, bits, _ = read_element(body, pos)
     assert d.rsa_modulus_bits(bits[1:]) == 1024
 
 
