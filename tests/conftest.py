@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,23 @@ def lab() -> dict:
 def lab_config(lab: dict) -> Config:
     """mailtop's configuration for the lab, exactly as a user gets it from ``<lab>/mailtop.toml``."""
     return load_config(Path(lab["state_dir"]) / "mailtop.toml", environ={}, detect=False)
+
+
+@pytest.fixture
+def tarpit() -> Iterator[int]:
+    """A loopback port that accepts TCP (the kernel completes the handshake) and never says a word."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    yield s.getsockname()[1]
+    s.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port that refuses connections: bound once, never listened on, closed."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import time
 from pathlib import Path
-
-import pytest
 
 from mailtop.checks import run_checks
 from mailtop.health.system import listening_ports, postfix_findings
 from mailtop.model import Status
 
 FAST = 0.5  # seconds: general.timeout for the fault tests
-
-
-@pytest.fixture
-def tarpit():
-    """A port that accepts TCP (the kernel completes the handshake) and never says a word."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    yield s.getsockname()[1]
-    s.close()
-
-
-@pytest.fixture
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def postfix_dir(tmp_path: Path, queue: Path, pid: str | None = None) -> Path:

@@ -22,24 +22,6 @@ def with_(cfg, **sections):
     return dataclasses.replace(cfg, **{k: dataclasses.replace(getattr(cfg, k), **v) for k, v in sections.items()})
 
 
-@pytest.fixture
-def tarpit():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    yield s.getsockname()[1]
-    s.close()
-
-
-@pytest.fixture
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.fixture(scope="module")
 def wrong_cert(tmp_path_factory):
     """A self-signed certificate for another name, 3 days from expiry."""

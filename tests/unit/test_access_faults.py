@@ -13,25 +13,6 @@ import pytest
 from mailtop.health.access import LoginSpec, Verdict, check_login
 
 
-@pytest.fixture
-def tarpit():
-    """A listening socket that never accepts or answers: the kernel completes the handshake, then silence."""
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    yield srv.getsockname()[1]
-    srv.close()
-
-
-@pytest.fixture
-def closed_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # bound, never listened: nothing accepts on it now
-    return port
-
-
 @pytest.mark.parametrize(
     ("protocol", "failing_step"),
     [("imap", "greeting"), ("imaps", "tls"), ("pop3", "greeting"), ("pop3s", "tls")],

@@ -6,21 +6,12 @@ Both run in a fresh interpreter and inspect ``sys.modules`` there.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _python(script: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -62,8 +53,8 @@ def test_core_package_never_imports_textual():
     assert [m for m in result["ui"] if m.startswith("textual")] == []
 
 
-def test_mailtop_check_runs_every_check_without_importing_textual(tmp_path):
-    closed = _closed_port()
+def test_mailtop_check_runs_every_check_without_importing_textual(tmp_path, closed_port):
+    closed = closed_port
     store = tmp_path / "mail"
     store.mkdir()
     cfg = tmp_path / "mailtop.toml"
