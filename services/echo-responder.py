@@ -22,6 +22,10 @@ EX_TEMPFAIL = 75
 EX_UNAVAILABLE = 69
 
 
+def _unfold(value) -> str:
+    return " ".join(str(value).split())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--smtp", default="127.0.0.1:25", help="where to submit the reply (host:port)")
@@ -39,7 +43,9 @@ def main() -> int:
     ):
         return 0
     header_block = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    subject = msg.get("Subject", "")
+    # Header values read with compat32 keep their folding (CR/LF): unfold before reusing them.
+    subject = _unfold(msg.get("Subject", ""))
+    message_id = _unfold(msg.get("Message-ID", ""))
     reply = email.message.EmailMessage()
     reply["From"] = f"Lab echo responder <{args.address}>"
     reply["To"] = sender
@@ -47,9 +53,9 @@ def main() -> int:
     reply["Date"] = email.utils.formatdate(localtime=False)
     reply["Message-ID"] = email.utils.make_msgid(domain=args.address.split("@")[-1])
     reply["Auto-Submitted"] = "auto-replied"
-    if msg.get("Message-ID"):
-        reply["In-Reply-To"] = msg["Message-ID"]
-        reply["References"] = msg["Message-ID"]
+    if message_id:
+        reply["In-Reply-To"] = message_id
+        reply["References"] = message_id
     text = (
         "This is the mailtop lab's echo responder. The message you sent arrived with these headers:\n\n"
         + header_block.replace("\r\n", "\n")

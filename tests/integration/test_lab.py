@@ -206,6 +206,26 @@ def test_echo_responder_replies_into_the_senders_mailbox(lab):
     assert f"Subject: probe {token}" in text  # the original headers are in the body
 
 
+def test_echo_responder_copes_with_folded_headers(lab):
+    token = uuid.uuid4().hex
+    frm = f"probe+{token}@lab.test"
+    subject = f"folded {token} with a subject long enough\r\n that the sender folded it"
+    with smtplib.SMTP("127.0.0.1", lab["ports"]["smtp"], local_hostname="tests.lab.test", timeout=10) as s:
+        s.sendmail(frm, ["echo@lab.test"],
+                   f"From: {frm}\r\nTo: echo@lab.test\r\nSubject: {subject}\r\n"
+                   f"Message-ID:\r\n <{token}@tests.lab.test>\r\n\r\nbody\r\n")
+    maildir = Path(lab["users"]["probe"]["maildir"])
+    reply = _wait(lambda: _maildir_has(maildir, f"Re: folded {token} with"), timeout=20)
+    assert reply, "no reply to a message with folded headers"
+    assert f"In-Reply-To: <{token}@tests.lab.test>" in reply.read_text(errors="replace")
+
+
+def test_lab_files_with_secrets_are_private(lab):
+    state = Path(lab["state_dir"])
+    for path in (state / "lab.json", state / "probe.password", Path(lab["tls"]["key"])):
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+
+
 def test_quota_usage_shows_in_maildirsize_and_doveadm(lab):
     maildirsize = Path(lab["users"]["carol"]["maildir"]) / "maildirsize"
     lines = maildirsize.read_text().splitlines()
