@@ -367,6 +367,24 @@ class _Session:
         self.sock = tls
         return tls, f"{tls.version()} {(tls.cipher() or ('',))[0]}"
 
+    def encrypted(self, sock: ssl.SSLSocket, result: dict[str, Any]) -> None:
+        """The session now runs over ``sock`` (TLS): record its certificate."""
+        self.sock = sock
+        result["cert"] = cert_info(sock, verified=not self.spec.insecure)
+        result["encrypted"] = True
+
+    def open(self, ctx: ssl.SSLContext, result: dict[str, Any]) -> bool:
+        """The steps every protocol starts with: connect, and the TLS handshake on an implicit-TLS port.
+        False when one failed (the caller skips the rest)."""
+        if self.run("connect", self.connect) is None:
+            return False
+        if self.spec.implicit_tls:
+            tls_sock = self.run("tls", lambda: self.wrap(ctx))
+            if tls_sock is None:
+                return False
+            self.encrypted(tls_sock, result)
+        return True
+
     def close(self) -> None:
         if self.sock is not None:
             try:
@@ -409,14 +427,8 @@ def _check_imap(s: _Session, password: str, result: dict[str, Any]) -> None:
     names = planned_steps(spec)
     holder: dict[str, Any] = {}
 
-    if s.run("connect", s.connect) is None:
+    if not s.open(ctx, result):
         return s.skip_rest(names)
-    if spec.implicit_tls:
-        tls_sock = s.run("tls", lambda: s.wrap(ctx))
-        if tls_sock is None:
-            return s.skip_rest(names)
-        result["cert"] = cert_info(tls_sock, verified=not spec.insecure)
-        result["encrypted"] = True
 
     def greet():
         assert s.sock is not None
@@ -443,9 +455,7 @@ def _check_imap(s: _Session, password: str, result: dict[str, Any]) -> None:
                 raise imaplib.IMAP4.error("the server does not offer STARTTLS")
             resp = _text(client.starttls(ctx))
             sock = client.socket()
-            s.sock = sock
-            result["cert"] = cert_info(sock, verified=not spec.insecure)
-            result["encrypted"] = True
+            s.encrypted(sock, result)
             result["capabilities"] = tuple(_text(x) for x in client.capabilities())
             return True, resp or f"TLS established: {sock.version()} {(sock.cipher() or ('',))[0]}"
 
@@ -493,14 +503,8 @@ def _check_pop3(s: _Session, password: str, result: dict[str, Any]) -> None:
     ctx = tls_context(spec.insecure)
     names = planned_steps(spec)
 
-    if s.run("connect", s.connect) is None:
+    if not s.open(ctx, result):
         return s.skip_rest(names)
-    if spec.implicit_tls:
-        tls_sock = s.run("tls", lambda: s.wrap(ctx))
-        if tls_sock is None:
-            return s.skip_rest(names)
-        result["cert"] = cert_info(tls_sock, verified=not spec.insecure)
-        result["encrypted"] = True
 
     def greet():
         assert s.sock is not None
@@ -527,9 +531,7 @@ def _check_pop3(s: _Session, password: str, result: dict[str, Any]) -> None:
     if spec.starttls:
         def stls():
             resp = pop.stls(ctx)
-            s.sock = pop.sock
-            result["cert"] = cert_info(pop.sock, verified=not spec.insecure)
-            result["encrypted"] = True
+            s.encrypted(pop.sock, result)
             return True, _text(resp)
 
         s.run("stls", stls)
