@@ -12,9 +12,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mailtop.config import Config
     from mailtop.health.access import LoginResult
 
@@ -72,6 +74,16 @@ def resolve_password(
     if not value:
         raise PasswordError("no password given")
     return value
+
+
+def print_result(result: Any, as_json: bool, render: Callable[[Any, TextIO], None]) -> int:
+    """Print a result record (``to_dict()`` as JSON, or ``render`` as text); exit status 0 if ``result.ok``, else 1."""
+    if as_json:
+        json.dump(result.to_dict(), sys.stdout, indent=2)
+        print()
+    else:
+        render(result, sys.stdout)
+    return 0 if result.ok else 1
 
 
 def _ms(seconds: float) -> str:
@@ -144,12 +156,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         return 2
     result = check_login(spec, password)
     del password
-    if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=2)
-        print()
-    else:
-        render_text(result, sys.stdout)
-    return 0 if result.ok else 1
+    return print_result(result, args.json, render_text)
 
 
 def __getattr__(name: str):

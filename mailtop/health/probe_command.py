@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         print(f"mailtop probe: {exc}", file=sys.stderr)
         return 2
     from mailtop.health.access import PasswordError
-    from mailtop.health.access_command import resolve_password
+    from mailtop.health.access_command import print_result, resolve_password
 
     try:
         password = resolve_password(
@@ -107,9 +107,4 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
 
     result = run_probe_sync(settings, password, progress)
     del password
-    if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=2)
-        print()
-    else:
-        render_text(result, sys.stdout)
-    return 0 if result.ok else 1
+    return print_result(result, args.json, render_text)
