@@ -98,6 +98,18 @@ def validate_site(site: str) -> str:
     return site
 
 
+def command_text(argv: tuple[str, ...], stdin: str = "", followup: tuple[tuple[str, ...], ...] = ()) -> str:
+    """A command line quoted for a shell (for display; it never runs through one), with the number of
+    queue IDs fed on stdin and the commands that follow it."""
+    text = shlex.join(argv)
+    if stdin:
+        n = stdin.count("\n")
+        text += f"  < {n} queue ID{'s' if n != 1 else ''} on stdin"
+    for extra in followup:
+        text += f" && {shlex.join(extra)}"
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class ActionResult:
     action: str
@@ -129,13 +141,7 @@ class ActionResult:
     @property
     def command(self) -> str:
         """The exact command line, quoted for a shell (for display; it never runs through one)."""
-        text = shlex.join(self.argv)
-        if self.stdin:
-            n = self.stdin.count("\n")
-            text += f"  < {n} queue ID{'s' if n != 1 else ''} on stdin"
-        for extra in self.followup:
-            text += f" && {shlex.join(extra)}"
-        return text
+        return command_text(self.argv, self.stdin, self.followup)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +151,11 @@ class Plan:
     stdin: str = ""
     targets: tuple[str, ...] = ()
     followup: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def command(self) -> str:
+        """The exact command line that will run, quoted for a shell (for display and confirmation)."""
+        return command_text(self.argv, self.stdin, self.followup)
 
 
 class QueueActions:

@@ -236,7 +236,7 @@ def _run_action(args: argparse.Namespace, cfg: Any) -> int:
         print(f"mailtop queue {args.action}: {exc}", file=sys.stderr)
         return 2
     if not args.dry_run and not args.yes:
-        shown = _plan_text(plan)
+        shown = plan.command
         if not sys.stdin.isatty() or args.ids == ["-"]:
             print(f"mailtop queue: would run: {shown}\nrefusing without --yes (not a terminal)", file=sys.stderr)
             return 2
@@ -261,15 +261,3 @@ def _run_action(args: argparse.Namespace, cfg: Any) -> int:
         for old, new in res.new_ids.items():
             print(f"  {old} -> {new}")
     return {"ok": 0, "dry-run": 0, "partial": 1}.get(res.result, 2)
-
-
-def _plan_text(plan: Any) -> str:
-    import shlex
-
-    text = shlex.join(plan.argv)
-    if plan.stdin:
-        n = plan.stdin.count("\n")
-        text += f"  < {n} queue ID{'s' if n != 1 else ''} on stdin"
-    for extra in plan.followup:
-        text += f" && {shlex.join(extra)}"
-    return text
