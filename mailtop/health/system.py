@@ -343,6 +343,19 @@ async def read_reply(reader: asyncio.StreamReader, protocol: str, limit: int = 6
     return lines
 
 
+async def close_writer(writer: asyncio.StreamWriter, wait: float = 0.5) -> None:
+    """Close a connection we are done with, waiting at most ``wait`` seconds for it to go.
+
+    Its result is already decided, so a peer that resets or stalls the close (OSError, including TLS
+    errors, or a timeout) changes nothing."""
+    writer.close()
+    try:
+        async with asyncio.timeout(wait):
+            await writer.wait_closed()
+    except (OSError, TimeoutError):
+        pass  # see the docstring: nothing left to report
+
+
 def greeting_ok(protocol: str, line: str) -> bool:
     if protocol == "smtp":
         return line.startswith("220")
@@ -382,12 +395,7 @@ async def probe_port(service: str, host: str, port: int, timeout: float,
         return PortState(service, host, port, listening, phase, "", msg, time.perf_counter() - t0, timeout)
     finally:
         if writer is not None:
-            writer.close()
-            try:
-                async with asyncio.timeout(0.5):
-                    await writer.wait_closed()
-            except (OSError, TimeoutError):
-                pass  # closing a connection we are done with; the result is already decided
+            await close_writer(writer)
 
 
 _PHASE_TEXT = {

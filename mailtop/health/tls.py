@@ -114,7 +114,7 @@ class _Failed(Exception):
 async def _handshake(service: str, host: str, port: int, name: str, helo: str, ctx: ssl.SSLContext,
                      timeout: float, progress: list[str]) -> tuple[bytes | None, str, str, tuple[str, ...]]:
     """Connect, do STARTTLS or implicit TLS; return (DER certificate, protocol, cipher, EHLO keywords)."""
-    from mailtop.health.system import read_reply
+    from mailtop.health.system import close_writer, read_reply
 
     sni = None
     try:
@@ -160,12 +160,7 @@ async def _handshake(service: str, host: str, port: int, name: str, helo: str, c
         return sslobj.getpeercert(binary_form=True), sslobj.version() or "", cipher[0] if cipher else "", keywords
     finally:
         if writer is not None:
-            writer.close()
-            try:
-                async with asyncio.timeout(0.5):
-                    await writer.wait_closed()
-            except (OSError, TimeoutError, ssl.SSLError):
-                pass  # closing a connection whose result is already read
+            await close_writer(writer)
 
 
 async def inspect_tls(service: str, host: str, port: int, name: str, helo: str, timeout: float) -> TlsState:
