@@ -268,20 +268,6 @@ async def _dns_resolver(cfg: Config) -> list[Finding]:
 # --------------------------------------------------------------------------- checks wired to other modules
 
 
-async def _dns(cfg: Config) -> Sequence[Finding]:
-    mod = import_optional("mailtop.health.dns")
-    if mod is None:
-        return _not_built("dns", "DNS and MX checks", "mailtop.health.dns")
-    return await mod.dns_findings(cfg)
-
-
-async def _relay(cfg: Config) -> Sequence[Finding]:
-    mod = import_optional("mailtop.health.relay")
-    if mod is None:
-        return _not_built("relay", "open relay checks", "mailtop.health.relay")
-    return await mod.relay_findings(cfg)
-
-
 def _not_built(check_id: str, what: str, module: str) -> list[Finding]:
     return [
         Finding(
@@ -292,6 +278,25 @@ def _not_built(check_id: str, what: str, module: str) -> list[Finding]:
             hint=f"install a complete mailtop, or skip this check with --skip {check_id}",
         )
     ]
+
+
+def _wired(check_id: str, what: str, module: str, function: str) -> CheckFunc:
+    """The check ``await module.function(cfg)``, imported when it runs; UNKNOWN "not built" without the module."""
+
+    async def run(cfg: Config) -> Sequence[Finding]:
+        mod = import_optional(module)
+        if mod is None:
+            return _not_built(check_id, what, module)
+        return await getattr(mod, function)(cfg)
+
+    run.__name__ = f"_{check_id}"
+    return run
+
+
+_dns = _wired("dns", "DNS and MX checks", "mailtop.health.dns", "dns_findings")
+_relay = _wired("relay", "open relay checks", "mailtop.health.relay", "relay_findings")
+_access = _wired("access", "POP/IMAP login tests", "mailtop.health.access", "access_findings")
+_probe = _wired("probe", "autoresponder probes", "mailtop.health.probe", "probe_findings")
 
 
 async def _queue(cfg: Config) -> Sequence[Finding]:
@@ -692,20 +697,6 @@ def registry(cfg: Config) -> list[Check]:
         checks.append(Check("probe", "autoresponder probe", _probe, timeout=cfg.probe.timeout + 10,
                             depends=("system.postfix",), refresh=max(900.0, cfg.refresh.health), opt_in=True))
     return checks
-
-
-async def _access(cfg: Config) -> Sequence[Finding]:
-    mod = import_optional("mailtop.health.access")
-    if mod is None:
-        return _not_built("access", "POP/IMAP login tests", "mailtop.health.access")
-    return await mod.access_findings(cfg)
-
-
-async def _probe(cfg: Config) -> Sequence[Finding]:
-    mod = import_optional("mailtop.health.probe")
-    if mod is None:
-        return _not_built("probe", "autoresponder probes", "mailtop.health.probe")
-    return await mod.probe_findings(cfg)
 
 
 # --------------------------------------------------------------------------- selection
