@@ -1063,41 +1063,48 @@ def analyse_dmarc(domain: str, txt: Lookup) -> Finding:
                     lines, policy=policy)
 
 
+def _one_record(fid: str, what: str, domain: str, name: str, version: str, txt: Lookup,
+                hint: str) -> str | Finding:
+    """The one TXT record at ``name`` that starts with ``version``; else the finding that says why not
+    (look-up failed: UNKNOWN; none or several: WARNING with ``hint``)."""
+    if not txt.definitive:
+        return _finding(fid, Status.UNKNOWN, f"{what} look-up {name} failed: {txt.outcome.value}", [txt.describe()])
+    records = [r for r in txt.records if r.replace(" ", "").startswith(version)]
+    if len(records) != 1:
+        count = f"no {what} record" if not records else f"{len(records)} {what} records"
+        return _finding(fid, Status.WARNING, f"{domain}: {count} at {name}", list(records) or [txt.describe()], hint)
+    return records[0]
+
+
 def analyse_tlsrpt(domain: str, txt: Lookup) -> Finding:
     fid = f"dns.tlsrpt.{domain}"
     name = f"_smtp._tls.{domain}"
-    if not txt.definitive:
-        return _finding(fid, Status.UNKNOWN, f"TLS-RPT look-up {name} failed: {txt.outcome.value}", [txt.describe()])
-    records = [r for r in txt.records if r.replace(" ", "").startswith("v=TLSRPTv1")]
     hint = f"Publish '{name}. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{domain}\"' (RFC 8460)."
-    if len(records) != 1:
-        what = "no TLS-RPT record" if not records else f"{len(records)} TLS-RPT records"
-        return _finding(fid, Status.WARNING, f"{domain}: {what} at {name}", list(records) or [txt.describe()], hint)
-    tags, problems = parse_tags(records[0])
+    record = _one_record(fid, "TLS-RPT", domain, name, "v=TLSRPTv1", txt, hint)
+    if isinstance(record, Finding):
+        return record
+    tags, problems = parse_tags(record)
     rua = tags.get("rua", "")
     if not rua or not all(u.strip().startswith(("mailto:", "https:")) for u in rua.split(",")):
         problems.append("rua= must list mailto: or https: addresses")
     if problems:
-        return _finding(fid, Status.WARNING, f"{domain}: TLS-RPT record is invalid ({problems[0]})", [records[0]],
+        return _finding(fid, Status.WARNING, f"{domain}: TLS-RPT record is invalid ({problems[0]})", [record],
                         hint)
-    return _finding(fid, Status.OK, f"{domain}: TLS-RPT reports to {rua}", [records[0]])
+    return _finding(fid, Status.OK, f"{domain}: TLS-RPT reports to {rua}", [record])
 
 
 def analyse_mtasts(domain: str, txt: Lookup) -> Finding:
     fid = f"dns.mtasts.{domain}"
     name = f"_mta-sts.{domain}"
-    if not txt.definitive:
-        return _finding(fid, Status.UNKNOWN, f"MTA-STS look-up {name} failed: {txt.outcome.value}", [txt.describe()])
-    records = [r for r in txt.records if r.replace(" ", "").startswith("v=STSv1")]
     hint = (f"Publish '{name}. IN TXT \"v=STSv1; id=YYYYMMDDnn\"' and the policy at "
             f"https://mta-sts.{domain}/.well-known/mta-sts.txt (RFC 8461).")
-    if len(records) != 1:
-        what = "no MTA-STS record" if not records else f"{len(records)} MTA-STS records"
-        return _finding(fid, Status.WARNING, f"{domain}: {what} at {name}", list(records) or [txt.describe()], hint)
-    tags, problems = parse_tags(records[0])
+    record = _one_record(fid, "MTA-STS", domain, name, "v=STSv1", txt, hint)
+    if isinstance(record, Finding):
+        return record
+    tags, problems = parse_tags(record)
     if not re.fullmatch(r"[A-Za-z0-9]{1,32}", tags.get("id", "")):
         problems.append("id= must be 1-32 letters or digits")
-    lines = [records[0], "the HTTPS policy file is not fetched by this check"]
+    lines = [record, "the HTTPS policy file is not fetched by this check"]
     if problems:
         return _finding(fid, Status.WARNING, f"{domain}: MTA-STS record is invalid ({problems[0]})", lines, hint)
     return _finding(fid, Status.OK, f"{domain}: MTA-STS record id {tags['id']}", lines)
