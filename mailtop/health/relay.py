@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import shutil
 import socket
 import time
 from collections.abc import Iterable, Sequence
@@ -55,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from mailtop.config import Config, parse_hostport
+from mailtop.health.system import find_program, run_program
 from mailtop.model import Finding, Metric, Status
 
 RELAY_PARAMS = ("mynetworks", "smtpd_relay_restrictions", "smtpd_recipient_restrictions", "inet_interfaces")
@@ -234,31 +234,16 @@ def trusted(cfg: Config) -> list[Network]:
 # --------------------------------------------------------------------------- running postconf
 
 
-def _postconf_exe(bin_dir: Path) -> str | None:
-    return shutil.which("postconf", path=str(bin_dir)) or shutil.which("postconf")
-
-
-async def _run(argv: list[str], timeout: float) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-
-
 async def read_instance(config_dir: Path, bin_dir: Path, timeout: float = 5.0) -> Instance:
     name = Path(config_dir).name or str(config_dir)
-    exe = _postconf_exe(bin_dir)
+    exe = find_program("postconf", bin_dir)
     if exe is None:
         return Instance(name, config_dir, error=f"postconf not found in {bin_dir} or on PATH")
     base = [exe, "-c", str(config_dir)]
     try:
         (rc1, explicit, err1), (rc2, effective, err2), (rc3, master, err3) = await asyncio.gather(
-            _run(base + ["-n"], timeout), _run(base + ["-x", *RELAY_PARAMS], timeout), _run(base + ["-M"], timeout))
+            run_program(base + ["-n"], timeout), run_program(base + ["-x", *RELAY_PARAMS], timeout),
+            run_program(base + ["-M"], timeout))
     except TimeoutError:
         return Instance(name, config_dir, error=f"postconf -c {config_dir} did not finish within {timeout:g}s")
     except OSError as exc:

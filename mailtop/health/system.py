@@ -15,6 +15,7 @@ functions turn them into findings for the check registry (``mailtop.checks``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import os
 import shutil
@@ -22,9 +23,13 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailtop.config import Config
 from mailtop.model import Finding, Metric, Status
+
+if TYPE_CHECKING:
+    import ssl
 
 IMPLICIT_TLS = {"smtps", "imaps", "pop3s"}
 PROTOCOL = {
@@ -317,9 +322,11 @@ def _listens(table: dict[int, set[str]], host: str, port: int) -> bool:
     return host in addrs or bool(addrs & wildcard)
 
 
-def insecure_context():
-    """A TLS context that accepts any certificate: the greeting check proves the service answers;
-    ``mailtop.health.tls`` judges the certificate."""
+@functools.lru_cache(maxsize=1)
+def insecure_context() -> ssl.SSLContext:
+    """A TLS client context that accepts any certificate: the greeting check proves the service answers;
+    ``mailtop.health.tls`` judges the certificate (and reads it through this context when the chain does
+    not verify). Cached and shared: callers must not modify it."""
     import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

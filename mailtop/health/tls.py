@@ -97,14 +97,6 @@ def _verifying_context() -> ssl.SSLContext:
     return ctx
 
 
-@functools.lru_cache(maxsize=1)
-def _open_context() -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
 class _Failed(Exception):
     def __init__(self, phase: str, message: str) -> None:
         super().__init__(message)
@@ -164,6 +156,8 @@ async def _handshake(service: str, host: str, port: int, name: str, helo: str, c
 
 
 async def inspect_tls(service: str, host: str, port: int, name: str, helo: str, timeout: float) -> TlsState:
+    from mailtop.health.system import insecure_context
+
     t0 = time.perf_counter()
     progress = ["connect"]
 
@@ -185,7 +179,7 @@ async def inspect_tls(service: str, host: str, port: int, name: str, helo: str, 
                 verify_code = exc.verify_code or 0
         if not trusted:
             async with asyncio.timeout(timeout):
-                der, proto, cipher, kw = await _handshake(service, host, port, name, helo, _open_context(),
+                der, proto, cipher, kw = await _handshake(service, host, port, name, helo, insecure_context(),
                                                           timeout, progress)
     except TimeoutError:
         return state(phase=progress[0], error=f"timed out after {timeout:g} s")
