@@ -164,14 +164,19 @@ class Fingerprint:
     sha256: str = ""
 
     @classmethod
+    def read(cls, path: Path) -> tuple[bytes, Fingerprint]:
+        """The file's bytes and the fingerprint of exactly those bytes (one open). Raises FileNotFoundError."""
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+        return data, cls(True, st.st_mtime_ns, st.st_size, hashlib.sha256(data).hexdigest())
+
+    @classmethod
     def of(cls, path: Path) -> Fingerprint:
         try:
-            with open(path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                data = fh.read()
+            return cls.read(path)[1]
         except FileNotFoundError:
             return cls(False)
-        return cls(True, st.st_mtime_ns, st.st_size, hashlib.sha256(data).hexdigest())
 
 
 # --------------------------------------------------------------------------- what mailtop knows about recipients
@@ -1055,15 +1060,12 @@ class AliasFile:
         """Read ``path``. A missing file is an error unless ``missing_ok`` (then it starts empty)."""
         path = Path(path)
         try:
-            with open(path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                data = fh.read()
+            data, fp = Fingerprint.read(path)
         except FileNotFoundError:
             if not missing_ok:
                 raise
             return cls("", path=path, dialect=dialect, directory=directory, check_files=check_files,
                        fingerprint=Fingerprint(False))
-        fp = Fingerprint(True, st.st_mtime_ns, st.st_size, hashlib.sha256(data).hexdigest())
         return cls(data.decode("utf-8", "surrogateescape"), path=path, dialect=dialect, directory=directory,
                    check_files=check_files, fingerprint=fp)
 
