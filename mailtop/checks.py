@@ -161,18 +161,6 @@ def _safe_call(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: 
         return
 
 
-def not_available(check_id: str, what: str, module: str) -> list[Finding]:
-    return [
-        Finding(
-            id=check_id,
-            status=Status.UNKNOWN,
-            summary=f"{what}: not available yet",
-            details=f"the module {module} is not built in this version of mailtop",
-            hint="update mailtop, or skip this check with --skip " + check_id,
-        )
-    ]
-
-
 def import_optional(module: str) -> Any | None:
     """Import ``module``; None when it (not one of its own imports) does not exist."""
     try:
@@ -302,7 +290,7 @@ _probe = _wired("probe", "autoresponder probes", "mailtop.health.probe", "probe_
 async def _queue(cfg: Config) -> Sequence[Finding]:
     mod = import_optional("mailtop.mta.postfix")
     if mod is None:
-        return not_available("queue", "queue check", "mailtop.mta (summarize)")
+        return _not_built("queue", "queue check", "mailtop.mta (summarize)")
     queue = mod.PostfixQueue.from_config(cfg)
     # the listing is stopped by its own timeout before the check's, so the finding says what happened
     queue.timeout = min(queue.timeout, cfg.general.timeout + 3)
@@ -390,7 +378,7 @@ async def _log(cfg: Config) -> Sequence[Finding]:
     stats_mod = import_optional("mailtop.logs.stats")
     parse_mod = import_optional("mailtop.logs.parse")
     if stats_mod is None or parse_mod is None:
-        return not_available("logs", "mail log check", "mailtop.logs (rates over a window)")
+        return _not_built("logs", "mail log check", "mailtop.logs (rates over a window)")
     return await in_thread(log_window_findings, stats_mod, parse_mod, cfg, time.time())
 
 
@@ -472,7 +460,7 @@ def _slug(text: str) -> str:
 async def _aliases(cfg: Config) -> Sequence[Finding]:
     core = import_optional("mailtop.ops.aliases")
     if core is None:
-        return not_available("aliases", "aliases check", "mailtop.ops.aliases")
+        return _not_built("aliases", "aliases check", "mailtop.ops.aliases")
     return await in_thread(aliases_findings, core, cfg)
 
 
