@@ -8,7 +8,6 @@ display-safe ``Text`` (see :mod:`mailtop.tui.text`) plus its plain text for filt
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -24,23 +23,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from mailtop.tui.text import clean
+from mailtop.tui.plain import clean, status_style
 
-# Display colouring only (which words to highlight); classifying deliveries is the parser's job.
-_STATUS_STYLES = [
-    (re.compile(r"status=sent|\bsaved mail to\b|\bstored mail into mailbox\b"), "green"),
-    (re.compile(r"status=deferred|\bwarning:"), "yellow"),
-    (re.compile(r"status=bounced|status=expired|\breject:|\bNOQUEUE\b|\b(?:fatal|panic|error):|auth failed|"
-                r"authentication failed"), "red"),
-]
-
-
-def status_style(plain: str) -> str:
-    for pattern, style in _STATUS_STYLES:
-        if pattern.search(plain):
-            return style
-    return ""
-
+__all__ = ["LogLine", "LogView", "line_of", "status_style"]
 
 @dataclass(frozen=True, slots=True)
 class LogLine:

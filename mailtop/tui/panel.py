@@ -23,7 +23,10 @@ from textual.widgets import Input, Static
 
 from mailtop.config import Config
 from mailtop.tui.collect import Snapshot
+from mailtop.tui.plain import age_text
 from mailtop.tui.text import literal
+
+__all__ = ["Context", "FilterBar", "Panel", "age_text", "hms"]
 
 
 @dataclass(frozen=True)
@@ -46,17 +49,6 @@ def hms(ts: float | None) -> str:
     if ts is None:
         return "never"
     return time.strftime("%H:%M:%S", time.localtime(ts))
-
-
-def age_text(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
 class FilterBar(Input):

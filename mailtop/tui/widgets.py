@@ -10,6 +10,9 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
 from mailtop.model import Status
+from mailtop.tui.plain import human_bytes
+
+__all__ = ["bar", "cursor_key", "human_bytes", "status_text", "sync_table"]
 
 # Colour is a second channel only: the label says it in words (NO_COLOR, colour blindness).
 _STATUS = {
@@ -31,14 +34,6 @@ def bar(fraction: float, width: int = 20, warn: float = 0.9, crit: float = 0.98)
     filled = round(fraction * width)
     style = "red" if fraction >= crit else "yellow" if fraction >= warn else "green"
     return Text.assemble(("█" * filled, style), ("░" * (width - filled), "dim"))
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def cursor_key(table: DataTable) -> str | None:

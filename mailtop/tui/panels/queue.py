@@ -16,10 +16,9 @@ the group under the cursor. Each goes through a confirmation that shows the exac
 
 from __future__ import annotations
 
-import re
 import shlex
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -30,120 +29,26 @@ from textual.containers import VerticalScroll
 from textual.widgets import ContentSwitcher, DataTable, Static
 
 from mailtop.tui.panel import Panel, age_text
+from mailtop.tui.queueview import (
+    MAX_ROWS,
+    QUEUE_ABBR,
+    SORTS,
+    PreparedQueue,
+    QueueFilter,
+    QueueModel,
+    QueueView,
+    QueueViewParams,
+    prepare,
+)
+from mailtop.tui.rowtable import Cell, Column, RowTable
 from mailtop.tui.text import clean, literal
-from mailtop.tui.widgets import cursor_key, human_bytes, sync_table
+from mailtop.tui.widgets import cursor_key, sync_table
 
-MAX_ROWS = 1000
-"""Rows drawn in the messages table; the rest are counted (filter or sort to reach them)."""
+__all__ = ["MAX_ROWS", "PreparedQueue", "QueueFilter", "QueuePanel", "command_line", "prepare"]
 
-QUEUE_ABBR = {"active": "act", "deferred": "def", "hold": "HOLD", "incoming": "inc", "maildrop": "drop"}
-SORTS = ("age", "queue_id", "queue", "size", "sender", "recipient", "reason")
-_AGE = re.compile(r"age([<>])(\d+(?:\.\d+)?)([smhd]?)$")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    words: tuple[str, ...] = ()
-    fields: tuple[tuple[str, str], ...] = ()
-    min_age: float | None = None
-    max_age: float | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> QueueFilter:
-        words, fields = [], []
-        min_age = max_age = None
-        for tok in text.lower().split():
-            m = _AGE.match(tok)
-            if m:
-                seconds = float(m.group(2)) * _UNIT[m.group(3)]
-                if m.group(1) == ">":
-                    min_age = seconds
-                else:
-                    max_age = seconds
-                continue
-            key, colon, value = tok.partition(":")
-            if colon and key in ("from", "to", "domain", "reason", "queue", "id") and value:
-                fields.append((key, value))
-            else:
-                words.append(tok)
-        return cls(tuple(words), tuple(fields), min_age, max_age)
-
-    def match(self, e: Any, now: float) -> bool:
-        age = now - e.arrival
-        if self.min_age is not None and age < self.min_age:
-            return False
-        if self.max_age is not None and age > self.max_age:
-            return False
-        for key, value in self.fields:
-            if key == "from" and value not in e.sender.lower():
-                return False
-            if key == "to" and not any(value in r.address.lower() for r in e.recipients):
-                return False
-            if key == "domain" and not any(value in r.domain for r in e.recipients):
-                return False
-            if key == "reason" and not any(value in r.reason.lower() for r in e.recipients):
-                return False
-            if key == "queue" and not e.queue.startswith(value):
-                return False
-            if key == "id" and value not in e.queue_id.lower():
-                return False
-        return True
-
-
-@dataclass(frozen=True)
-class PreparedQueue:
-    """A queue snapshot plus what filtering and sorting need, computed in the collector's thread
-    (lower-case search text per message, the order by age), so a big queue costs the UI little."""
-
-    snapshot: Any
-    hay: tuple[str, ...]
-    by_age: tuple[int, ...]
-
-    @property
-    def entries(self) -> Sequence[Any]:
-        return self.snapshot.entries
-
-    @property
-    def summary(self) -> Any:
-        return self.snapshot.summary
-
-
-def prepare(snapshot: Any) -> PreparedQueue:
-    entries = snapshot.entries
-    hay = tuple(" ".join([e.queue_id, e.queue, e.sender, *(f"{r.address} {r.reason}" for r in e.recipients)]).lower()
-                for e in entries)
-    order = tuple(sorted(range(len(entries)), key=lambda i: entries[i].arrival))
-    return PreparedQueue(snapshot, hay, order)
-
-
-def sort_key(column: str, now: float) -> Callable[[Any], Any]:
-    if column == "age":
-        return lambda e: e.arrival
-    if column == "recipient":
-        return lambda e: e.recipients[0].address.lower() if e.recipients else ""
-    if column == "reason":
-        return lambda e: e.recipients[0].reason if e.recipients else ""
-    if column == "sender":
-        return lambda e: e.sender.lower()
-    return lambda e: getattr(e, column)
-
-
-def entry_cells(e: Any, now: float, selected: bool) -> list[Any]:
-    first = e.recipients[0] if e.recipients else None
-    rcpt = clean(first.address) if first else ""
-    if len(e.recipients) > 1:
-        rcpt += f" +{len(e.recipients) - 1}"
-    return [
-        Text("●" if selected else " ", style="bold"),
-        Text(e.queue_id),
-        Text(QUEUE_ABBR.get(e.queue, e.queue), style="bold" if e.queue == "hold" else ""),
-        Text(age_text(now - e.arrival), justify="right"),
-        Text(human_bytes(e.size), justify="right"),
-        literal(e.sender or "<>"),
-        literal(rcpt),
-        literal(first.reason if first else ""),
-    ]
+COLUMNS = (Column("sel", "", 1), Column("queue_id", "Queue ID", 11), Column("queue", "Q", 4),
+           Column("age", "Age", 6, "right"), Column("size", "Size", 8, "right"), Column("sender", "Sender", 18),
+           Column("recipient", "Recipient", 20), Column("reason", "Reason"))
 
 
 class QueuePanel(Panel):
@@ -176,18 +81,21 @@ class QueuePanel(Panel):
         self.shown_ids: list[str] = []
         self.matched = 0
         self._actions: Any = None
-        self._orders: dict[tuple[int, str], list[int]] = {}
+        self.model = QueueModel()
+        """In-process model (sources that return a snapshot: tests, fixed data); unused with a worker."""
+        self.view: QueueView | None = None
+        """The last view drawn (from the worker, or computed from ``model``)."""
+        self._groups: dict[str, Any] = {}
+        self._inflight = False
+        self._again = False
+        self.drawn_at = 0.0
+        """``time.perf_counter()`` when the rows were last drawn (the benchmark reads it)."""
 
     # ------------------------------------------------------------------ layout
     def compose_body(self) -> ComposeResult:
         yield Static(id="q-summary", classes="subtle")
         with ContentSwitcher(initial="messages", id="q-views"):
-            table: DataTable[Any] = DataTable(id="messages", cursor_type="row")
-            for key, label, width in (("sel", "", 1), ("queue_id", "Queue ID", 11), ("queue", "Q", 4),
-                                      ("age", "Age", 6), ("size", "Size", 8), ("sender", "Sender", 18),
-                                      ("recipient", "Recipient", 20), ("reason", "Reason", None)):
-                table.add_column(label, key=key, width=width)
-            yield table
+            yield RowTable(COLUMNS, self._cells, id="messages")
             with VerticalScroll(id="shape", can_focus=False):
                 yield Static(id="shape-text")
             groups: DataTable[Any] = DataTable(id="groups", cursor_type="row")
@@ -199,8 +107,8 @@ class QueuePanel(Panel):
             yield groups
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#messages", DataTable)
+    def table(self) -> RowTable:
+        return self.query_one("#messages", RowTable)
 
     @property
     def view_name(self) -> str:
@@ -208,34 +116,124 @@ class QueuePanel(Panel):
 
     def focus_body(self) -> None:
         name = self.view_name
-        if name in ("messages", "groups"):
-            self.query_one(f"#{name}", DataTable).focus()
+        if name == "messages":
+            self.table.focus()
+        elif name == "groups":
+            self.query_one("#groups", DataTable).focus()
 
     def action_view(self, name: str) -> None:
         self.query_one("#q-views", ContentSwitcher).current = name
         self.focus_body()
         self.redraw()
 
-    # ------------------------------------------------------------------ drawing
-    def _snapshot(self) -> Any:
-        return self.data("queue")
+    # ------------------------------------------------------------------ data
+    def _worker(self) -> Any:
+        """The collector worker's client behind the ``queue`` source, or None (in-process source)."""
+        src = getattr(self.app, "poller", None) and self.app.poller.sources.get("queue")  # type: ignore[attr-defined]
+        owner = getattr(src, "owner", None)
+        return owner if hasattr(owner, "queue_view") else None
 
-    def render_view(self) -> None:
-        snap = self._snapshot()
-        summary = getattr(snap, "summary", None)
-        now = summary.time if summary is not None else self.ctx.clock()
-        self.query_one("#q-summary", Static).update(self._summary_text(snap, summary, now))
-        if snap is None:
+    def params(self) -> QueueViewParams:
+        return QueueViewParams(self.sort_column, self.sort_reverse, self.filter_text,
+                               MAX_ROWS if self.shown and self.view_name == "messages" else 0,
+                               frozenset(self.selected))
+
+    @staticmethod
+    def _same(a: QueueViewParams, b: QueueViewParams) -> bool:
+        return (a.sort, a.reverse, a.filter) == (b.sort, b.reverse, b.filter) and (a.limit > 0) == (b.limit > 0)
+
+    @property
+    def view_pending(self) -> bool:
+        """A view for the current sort/filter was asked for and has not been drawn yet."""
+        if self.view is None:
+            return self.snaps["queue"].updated is not None
+        return self._inflight or not self._same(self.view.params, self.params())
+
+    def take(self, snap: Any) -> None:  # type: ignore[override]
+        prev = self.snaps.get(snap.name)
+        data = snap.data
+        if snap.ok and data is not None and (prev is None or prev.polls != snap.polls):
+            if isinstance(data, QueueView):
+                self.view = data
+            else:
+                self.model.load(data)
+                self.view = None
+        worker = self._worker()
+        if worker is not None:
+            worker.queue_params = self.params()  # the next poll answers with the view wanted now
+        super().take(snap)
+
+    def set_shown(self, shown: bool) -> None:
+        self.shown = shown
+        worker = self._worker()
+        if worker is not None:
+            worker.queue_params = self.params()
+            if shown and self.view is not None and not self._same(self.view.params, self.params()):
+                self.dirty = True  # rows were not sent while hidden: ask for them now
+        super().set_shown(shown)
+
+    def _current_view(self) -> QueueView | None:
+        """The view to draw now; asks the worker for a new one when the sort or filter changed."""
+        want = self.params()
+        if self._worker() is None:
+            if self.model.prepared is None:
+                return None
+            if self.view is None or not self._same(self.view.params, want) or \
+                    self.view.snapshot_id != self.model.snapshot_id or self.view.params.selected != want.selected:
+                self.view = self.model.view(want)
+            return self.view
+        if self.view is not None and not self._same(self.view.params, want):
+            self.request_view()
+        return self.view
+
+    def request_view(self) -> None:
+        """Ask the worker for the view of the current sort/filter (one request at a time; the last
+        wish wins)."""
+        if self._inflight:
+            self._again = True
             return
-        view = self.view_name
-        if view == "messages":
-            self._draw_messages(snap.entries, now)
-        elif view == "shape":
-            self._draw_shape(summary)
-        else:
-            self._draw_groups(summary, now)
+        self._inflight = True
+        self.run_worker(self._fetch_view(), group="queue-view", exit_on_error=False)
 
-    def _summary_text(self, snap: Any, summary: Any, now: float) -> Text:
+    async def _fetch_view(self) -> None:
+        worker = self._worker()
+        try:
+            while True:
+                self._again = False
+                want = self.params()
+                worker.queue_params = want
+                try:
+                    view = await worker.queue_view(want)
+                except Exception as exc:  # noqa: BLE001 - shown; the last rows stay
+                    self.app.notify(f"queue view: {exc}", title="queue", severity="error", markup=False)
+                    return
+                if not self._again:
+                    self.view = view
+                    self._inflight = False
+                    self.redraw()
+                    return
+        finally:
+            self._inflight = False
+
+    # ------------------------------------------------------------------ drawing
+    def render_view(self) -> None:
+        view = self._current_view()
+        summary = view.summary if view is not None else getattr(self.data("queue"), "summary", None)
+        now = summary.time if summary is not None else self.ctx.clock()
+        if view is not None:
+            if view.params.limit > 0:
+                self._draw_messages(view)
+            if view.params.selected:
+                self.selected -= view.params.selected - view.present  # left the queue: cannot stay selected
+        name = self.view_name
+        if summary is not None and not summary.error:
+            if name == "shape":
+                self._draw_shape(summary)
+            elif name == "groups":
+                self._draw_groups(summary, now)
+        self.query_one("#q-summary", Static).update(self._summary_text(summary, now))
+
+    def _summary_text(self, summary: Any, now: float) -> Text:
         if summary is None:
             return Text("no queue data yet", style="dim")
         if summary.error:
@@ -249,54 +247,25 @@ class QueuePanel(Panel):
         if self.view_name == "messages":
             parts.append(f"shown {len(self.shown_ids)}/{self.matched}")
             if self.matched > MAX_ROWS:
-                parts.append((" (first 1000: filter to narrow)", "italic"))
+                parts.append((f" (first {MAX_ROWS}: filter to narrow)", "italic"))
             parts.append(f"  sort {self.sort_column}{' desc' if self.sort_reverse else ''}")
         if self.selected:
             parts.append((f"  selected {len(self.selected)}", "bold reverse"))
         return Text.assemble(*parts)
 
-    def _order(self, prepared: PreparedQueue, now: float) -> list[int]:
-        """Indices of the entries in sort order (cached per snapshot and column)."""
-        key = (id(prepared), self.sort_column)
-        if key not in self._orders:
-            if self.sort_column == "age":
-                order = list(prepared.by_age)
-            else:
-                entries = prepared.entries
-                k = sort_key(self.sort_column, now)
-                order = sorted(range(len(entries)), key=lambda i: k(entries[i]))
-            self._orders = {kk: v for kk, v in self._orders.items() if kk[0] == id(prepared)}
-            self._orders[key] = order
-        return self._orders[key]
+    def _cells(self, row: Sequence[str]) -> list[Cell]:
+        qid, queue = row[0], row[1]
+        return [("●" if qid in self.selected else " ", "bold"), (qid, ""),
+                (QUEUE_ABBR.get(queue, queue), "bold" if queue == "hold" else ""), (row[2], ""), (row[3], ""),
+                (row[4], ""), (row[5], ""), (row[6], "")]
 
-    def _draw_messages(self, entries: Sequence[Any], now: float) -> None:
-        snap = self._snapshot()
-        prepared = snap if isinstance(snap, PreparedQueue) else prepare(snap)
-        entries = prepared.entries
-        order = self._order(prepared, now)
-        if self.sort_reverse:
-            order = order[::-1]
-        if self.filter_text:
-            flt = QueueFilter.parse(self.filter_text)
-            hay = prepared.hay
-            words = flt.words
-            idx = [i for i in order if all(w in hay[i] for w in words)]
-            if flt.fields or flt.min_age is not None or flt.max_age is not None:
-                idx = [i for i in idx if flt.match(entries[i], now)]
-        else:
-            idx = order
-        self.matched = len(idx)
-        shown = [entries[i] for i in idx[:MAX_ROWS]]
-        self.shown_ids = [e.queue_id for e in shown]
-        if self.selected:
-            present = {e.queue_id for e in entries}
-            self.selected &= present  # a message that left the queue cannot stay selected
-        rows = [(e.queue_id, entry_cells(e, now, e.queue_id in self.selected)) for e in shown]
-        with self.app.batch_update():
-            sync_table(self.table, rows)
-        self._draw_status()
-        summary = getattr(self._snapshot(), "summary", None)
-        self.query_one("#q-summary", Static).update(self._summary_text(self._snapshot(), summary, now))
+    def _draw_messages(self, view: QueueView) -> None:
+        table = self.table
+        if table.rows is not view.rows:
+            table.set_rows(view.rows)
+        self.shown_ids = table.keys()
+        self.matched = view.matched
+        self.drawn_at = time.perf_counter()
 
     def _draw_shape(self, summary: Any) -> None:
         out = Text()
@@ -333,21 +302,23 @@ class QueuePanel(Panel):
 
     # ------------------------------------------------------------------ selection and sorting
     def action_select(self) -> None:
-        key = cursor_key(self.table)
+        key = self.table.cursor_key
         if key is None or self.view_name != "messages":
             return
         self.selected ^= {key}
-        self.table.update_cell(key, "sel", Text("●" if key in self.selected else " ", style="bold"))
         self.table.action_cursor_down()
+        self.table.refresh()
         self._redraw_summary()
 
     def action_select_all(self) -> None:
         self.selected |= set(self.shown_ids)
-        self.redraw()
+        self.table.refresh()
+        self._redraw_summary()
 
     def action_clear_selection(self) -> None:
         self.selected.clear()
-        self.redraw()
+        self.table.refresh()
+        self._redraw_summary()
 
     def action_sort(self) -> None:
         self.sort_column = SORTS[(SORTS.index(self.sort_column) + 1) % len(SORTS)]
@@ -357,36 +328,35 @@ class QueuePanel(Panel):
         self.sort_reverse = not self.sort_reverse
         self.redraw()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        column = event.column_key.value
+    def on_row_table_header_selected(self, event: RowTable.HeaderSelected) -> None:
+        column = event.column
         if column in SORTS:
             self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
             self.sort_column = column
             self.redraw()
 
     def _redraw_summary(self) -> None:
-        snap = self._snapshot()
-        summary = getattr(snap, "summary", None)
+        summary = getattr(self.view, "summary", None)
         now = summary.time if summary is not None else self.ctx.clock()
-        self.query_one("#q-summary", Static).update(self._summary_text(snap, summary, now))
+        self.query_one("#q-summary", Static).update(self._summary_text(summary, now))
 
     # ------------------------------------------------------------------ actions
-    def targets(self) -> tuple[list[str], str]:
+    async def targets(self) -> tuple[list[str], str]:
         """The queue IDs an action applies to, and how to name them."""
-        snap = self._snapshot()
         if self.view_name == "groups":
             key = cursor_key(self.query_one("#groups", DataTable))
-            group = getattr(self, "_groups", {}).get(key or "")
-            if group is None or snap is None:
+            group = self._groups.get(key or "")
+            if group is None:
                 return [], ""
-            from mailtop.mta.summary import group_reason
-
-            ids = [e.queue_id for e in snap.entries
-                   if any(group_reason(r.reason) == group.reason for r in e.recipients)]
+            worker = self._worker()
+            if worker is not None:
+                ids = list(await worker.queue_group_ids(group.reason))
+            else:
+                ids = list(self.model.group_ids(group.reason))
             return ids, f"the group '{clean(group.reason)}'"
         if self.selected:
             return sorted(self.selected), "the selection"
-        key = cursor_key(self.table)
+        key = self.table.cursor_key
         return ([key], "the message under the cursor") if key else ([], "")
 
     def _queue_actions(self) -> Any:
@@ -396,7 +366,7 @@ class QueuePanel(Panel):
             self._actions = QueueActions(self.ctx.config)
         return self._actions
 
-    def action_act(self, action: str) -> None:
+    async def action_act(self, action: str) -> None:
         if not self.can_act():
             return
         try:
@@ -411,7 +381,7 @@ class QueuePanel(Panel):
         ids: list[str] = []
         what = "the whole queue"
         if action != "flush":
-            ids, what = self.targets()
+            ids, what = await self.targets()
             if not ids:
                 self.app.notify(f"{action}: no message under the cursor or selected", severity="warning")
                 return

@@ -1,0 +1,231 @@
+"""What the Queue panel shows, computed without the UI: filter, sort and the first rows of a big queue.
+
+The collector worker (:mod:`mailtop.tui.worker`) keeps the last queue snapshot in a :class:`QueueModel`
+and answers a :class:`QueueViewParams` (sort column, direction, filter text, how many rows, the
+selected IDs) with a :class:`QueueView`: the summary, the counts, and at most ``limit`` rows of
+display-safe strings. The UI process never touches the 100,000 entries of a big queue; it draws the
+rows it is sent. Without a worker (tests with fixed data) the panel runs the same model in-process.
+
+No Textual and no Rich here.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailtop.tui.plain import age_text, clean, human_bytes
+
+MAX_ROWS = 1000
+"""Rows drawn in the messages table; the rest are counted (filter or sort to reach them)."""
+
+QUEUE_ABBR = {"active": "act", "deferred": "def", "hold": "HOLD", "incoming": "inc", "maildrop": "drop"}
+SORTS = ("age", "queue_id", "queue", "size", "sender", "recipient", "reason")
+_AGE = re.compile(r"age([<>])(\d+(?:\.\d+)?)([smhd]?)$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    words: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+    min_age: float | None = None
+    max_age: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> QueueFilter:
+        words, fields = [], []
+        min_age = max_age = None
+        for tok in text.lower().split():
+            m = _AGE.match(tok)
+            if m:
+                seconds = float(m.group(2)) * _UNIT[m.group(3)]
+                if m.group(1) == ">":
+                    min_age = seconds
+                else:
+                    max_age = seconds
+                continue
+            key, colon, value = tok.partition(":")
+            if colon and key in ("from", "to", "domain", "reason", "queue", "id") and value:
+                fields.append((key, value))
+            else:
+                words.append(tok)
+        return cls(tuple(words), tuple(fields), min_age, max_age)
+
+    def match(self, e: Any, now: float) -> bool:
+        age = now - e.arrival
+        if self.min_age is not None and age < self.min_age:
+            return False
+        if self.max_age is not None and age > self.max_age:
+            return False
+        for key, value in self.fields:
+            if key == "from" and value not in e.sender.lower():
+                return False
+            if key == "to" and not any(value in r.address.lower() for r in e.recipients):
+                return False
+            if key == "domain" and not any(value in r.domain for r in e.recipients):
+                return False
+            if key == "reason" and not any(value in r.reason.lower() for r in e.recipients):
+                return False
+            if key == "queue" and not e.queue.startswith(value):
+                return False
+            if key == "id" and value not in e.queue_id.lower():
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class PreparedQueue:
+    """A queue snapshot plus what filtering and sorting need (lower-case search text per message, the
+    order by age), computed once per snapshot off the UI thread."""
+
+    snapshot: Any
+    hay: tuple[str, ...]
+    by_age: tuple[int, ...]
+
+    @property
+    def entries(self) -> Sequence[Any]:
+        return self.snapshot.entries
+
+    @property
+    def summary(self) -> Any:
+        return self.snapshot.summary
+
+
+def prepare(snapshot: Any) -> PreparedQueue:
+    if isinstance(snapshot, PreparedQueue):
+        return snapshot
+    entries = snapshot.entries
+    hay = tuple(" ".join([e.queue_id, e.queue, e.sender, *(f"{r.address} {r.reason}" for r in e.recipients)]).lower()
+                for e in entries)
+    order = tuple(sorted(range(len(entries)), key=lambda i: entries[i].arrival))
+    return PreparedQueue(snapshot, hay, order)
+
+
+def sort_key(column: str) -> Callable[[Any], Any]:
+    if column == "age":
+        return lambda e: e.arrival
+    if column == "recipient":
+        return lambda e: e.recipients[0].address.lower() if e.recipients else ""
+    if column == "reason":
+        return lambda e: e.recipients[0].reason if e.recipients else ""
+    if column == "sender":
+        return lambda e: e.sender.lower()
+    return lambda e: getattr(e, column)
+
+
+@dataclass(frozen=True)
+class QueueViewParams:
+    """What the Queue panel wants to see."""
+
+    sort: str = "age"
+    reverse: bool = False
+    filter: str = ""
+    limit: int = MAX_ROWS
+    """Rows wanted; 0 while the panel is hidden (the summary is still sent, for the Overview)."""
+    selected: frozenset[str] = frozenset()
+    """Selected queue IDs: the answer says which of them are still in the queue."""
+
+
+Row = tuple[str, str, str, str, str, str, str]
+"""queue ID, queue name, age, size, sender, first recipient (+N), reason: display-safe strings."""
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The answer to :class:`QueueViewParams` for one snapshot."""
+
+    summary: Any
+    params: QueueViewParams
+    total: int = 0
+    matched: int = 0
+    rows: tuple[Row, ...] = ()
+    present: frozenset[str] = frozenset()
+    """The selected IDs that are still queued."""
+    snapshot_id: int = 0
+    """Changes with every new snapshot (the UI redraws rows only when this or the params change)."""
+    compute_seconds: float = 0.0
+
+
+def entry_row(e: Any, now: float) -> Row:
+    first = e.recipients[0] if e.recipients else None
+    rcpt = clean(first.address) if first else ""
+    if len(e.recipients) > 1:
+        rcpt += f" +{len(e.recipients) - 1}"
+    return (e.queue_id, e.queue, age_text(now - e.arrival), human_bytes(e.size), clean(e.sender or "<>"), rcpt,
+            clean(first.reason) if first else "")
+
+
+@dataclass
+class QueueModel:
+    """The last prepared snapshot and its sort orders; answers views. Thread-safe (the worker loads a
+    new snapshot in one thread while it answers a view in another)."""
+
+    prepared: PreparedQueue | None = None
+    snapshot_id: int = 0
+    _orders: dict[str, list[int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self, snapshot: Any) -> None:
+        prepared = prepare(snapshot)
+        with self._lock:
+            self.prepared = prepared
+            self.snapshot_id += 1
+            self._orders = {"age": list(prepared.by_age)}
+
+    def _order(self, prepared: PreparedQueue, snapshot_id: int, column: str) -> list[int]:
+        with self._lock:
+            if snapshot_id == self.snapshot_id and column in self._orders:
+                return self._orders[column]
+        entries = prepared.entries
+        k = sort_key(column)
+        keys = [k(e) for e in entries]
+        order = sorted(range(len(entries)), key=keys.__getitem__)
+        with self._lock:
+            if snapshot_id == self.snapshot_id:
+                self._orders[column] = order
+        return order
+
+    def view(self, params: QueueViewParams) -> QueueView:
+        import time
+
+        t0 = time.perf_counter()
+        with self._lock:
+            prepared, snapshot_id = self.prepared, self.snapshot_id
+        if prepared is None:
+            raise LookupError("no queue snapshot yet")
+        summary = prepared.summary
+        entries = prepared.entries
+        now = summary.time
+        present = frozenset(params.selected & {e.queue_id for e in entries}) if params.selected else frozenset()
+        if params.limit <= 0:
+            return QueueView(summary, params, len(entries), 0, (), present, snapshot_id,
+                             time.perf_counter() - t0)
+        order: Sequence[int] = self._order(prepared, snapshot_id, params.sort if params.sort in SORTS else "age")
+        if params.reverse:
+            order = order[::-1]
+        if params.filter:
+            flt = QueueFilter.parse(params.filter)
+            hay = prepared.hay
+            words = flt.words
+            idx: Sequence[int] = [i for i in order if all(w in hay[i] for w in words)] if words else order
+            if flt.fields or flt.min_age is not None or flt.max_age is not None:
+                idx = [i for i in idx if flt.match(entries[i], now)]
+        else:
+            idx = order
+        rows = tuple(entry_row(entries[i], now) for i in idx[:params.limit])
+        return QueueView(summary, params, len(entries), len(idx), rows, present, snapshot_id,
+                         time.perf_counter() - t0)
+
+    def group_ids(self, reason: str) -> tuple[str, ...]:
+        """Queue IDs of the messages with a recipient delayed for the (grouped) ``reason``."""
+        from mailtop.mta.summary import group_reason
+
+        prepared = self.prepared
+        if prepared is None:
+            return ()
+        return tuple(e.queue_id for e in prepared.entries if any(group_reason(r.reason) == reason
+                                                                 for r in e.recipients))
