@@ -8,75 +8,13 @@ gives no source but a reason, which the panels show instead of a blank.
 from __future__ import annotations
 
 import importlib
-import os
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from mailtop.config import Config
 from mailtop.tui.collect import Source
 
 CHECK_PREFIX = "check:"
-FROM_START_MAX = 8 * 1024 * 1024
-"""Read a log from its start when all files together are at most this big (the lab, a quiet host);
-otherwise follow from the end, as tail -f does."""
-
-
-@dataclass(frozen=True)
-class LogBatch:
-    """One poll of the mail logs: the new events and the statistics of the last window."""
-
-    lines: tuple[Any, ...]
-    counts: Any
-    delays: Any
-    by_relay: dict[str, Any]
-    by_domain: dict[str, Any]
-    time: float
-    window: float
-    errors: tuple[str, ...] = ()
-
-
-class LogMonitor:
-    """Glue of the log cores for the dashboard: follow (``MailLogFollower``), count (``LogStats``,
-    which also tracks flows for tracing). ``poll()`` runs in the collector's thread; ``trace()`` may be
-    called from the UI, so both take a lock."""
-
-    def __init__(self, cfg: Config, clock: Callable[[], float] = time.time) -> None:
-        from mailtop.logs.follow import MailLogFollower
-        from mailtop.logs.stats import LogStats
-
-        files = list(cfg.logs.files)
-        size = 0
-        for f in files:
-            try:
-                size += os.stat(f).st_size
-            except OSError:
-                continue
-        self.follower = MailLogFollower(files, from_start=size <= FROM_START_MAX)
-        self.stats = LogStats(clock=clock)
-        self.window = cfg.thresholds.log_window
-        self.clock = clock
-        self._lock = threading.Lock()
-
-    def poll(self) -> LogBatch:
-        with self._lock:
-            events = self.follower.poll()
-            self.stats.add_all(events)
-            errors = tuple(f"{p}: {e.strerror or e}" for p, e in self.follower.errors())
-            if errors and not events and not self.stats.lines:
-                raise OSError("; ".join(errors))
-            w = self.window
-            return LogBatch(
-                lines=tuple(events), counts=self.stats.counts(w), delays=self.stats.delays(w),
-                by_relay=dict(self.stats.delays(w, by="relay")), by_domain=dict(self.stats.delays(w, by="domain")),
-                time=self.clock(), window=w, errors=errors,
-            )
-
-    def trace(self, queue_id: str) -> Any:
-        with self._lock:
-            return self.stats.flows.find(queue_id)
 
 
 def _optional(module: str) -> Any | None:
@@ -121,6 +59,8 @@ def build_sources(cfg: Config) -> tuple[list[Source], dict[str, str]]:
     if not cfg.logs.files:
         missing["log"] = "no log files configured (logs.files); the journal is not followed by the dashboard yet"
     elif _optional("mailtop.logs.follow") is not None and _optional("mailtop.logs.stats") is not None:
+        from mailtop.logs.monitor import LogMonitor
+
         monitor = LogMonitor(cfg)
         sources.append(Source("log", cfg.refresh.log, monitor.poll, label="mail log", owner=monitor))
     else:

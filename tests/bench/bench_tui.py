@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from mailtop.config import load_config  # noqa: E402
+from mailtop.logs.monitor import LogMonitor  # noqa: E402
 from mailtop.mta.postfix import entry_from_record, parse_json_record  # noqa: E402
 from mailtop.mta.records import Recipient  # noqa: E402
 from mailtop.mta.records import Snapshot as QueueSnapshot  # noqa: E402
@@ -45,7 +46,6 @@ from mailtop.mta.summary import SummaryBuilder  # noqa: E402
 from mailtop.tui.app import MailtopApp  # noqa: E402
 from mailtop.tui.collect import Source  # noqa: E402
 from mailtop.tui.panels.queue import prepare  # noqa: E402
-from mailtop.tui.sources import LogMonitor  # noqa: E402
 
 DATA = REPO / "tests" / "data"
 

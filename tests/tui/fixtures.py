@@ -7,13 +7,13 @@ from pathlib import Path
 from mailtop.checks import CheckResult, CheckRun
 from mailtop.config import Config, load_config
 from mailtop.health.quota import FsUsage, QuotaSnapshot, UserQuota
+from mailtop.logs.monitor import LogBatch
 from mailtop.logs.parse import LineParser
 from mailtop.logs.stats import LogStats
 from mailtop.model import Finding, Status
 from mailtop.mta.postfix import entry_from_record, parse_json_record, summarize_json_lines
 from mailtop.mta.records import Snapshot as QueueSnapshot
 from mailtop.tui.collect import Source
-from mailtop.tui.sources import LogBatch
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
