@@ -45,7 +45,17 @@ def input_paths(args: argparse.Namespace, cfg: Config) -> list[str | None]:
 
 def summarize(paths: Iterable[str | os.PathLike[str] | None], syslog_names: Iterable[str] = (),
               errors: list[tuple[str, OSError]] | None = None, max_flows: int = 100_000) -> LogStats:
-    """Parse whole files into a ``LogStats`` (the report's core; the benchmark calls it too)."""
+    """Whole files -> ``LogStats`` for the report: the fast path (``mailtop.logs.fast``), whose answers
+    equal ``summarize_events``' (tests/unit/test_log_fast.py)."""
+    from mailtop.logs.fast import summarize_fast
+
+    return summarize_fast(paths, syslog_names, errors, max_flows)
+
+
+def summarize_events(paths: Iterable[str | os.PathLike[str] | None], syslog_names: Iterable[str] = (),
+                     errors: list[tuple[str, OSError]] | None = None, max_flows: int = 100_000) -> LogStats:
+    """Whole files -> ``LogStats`` through ``LineParser.parse`` and ``LogStats.add``, one ``LogEvent`` per
+    line (the reference the fast path is tested against; ``recent_flows`` works here)."""
     from mailtop.logs.flows import FlowTracker
     from mailtop.logs.follow import read_lines
     from mailtop.logs.parse import LineParser

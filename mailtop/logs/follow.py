@@ -42,7 +42,7 @@ from mailtop.logs.parse import MAX_LINE, LineParser, LogEvent
 
 __all__ = [
     "FileFollower", "MailLogFollower", "JournalFollower", "ChangeWaiter", "read_lines", "journal_entry_to_line",
-    "iter_text_lines",
+    "iter_text_lines", "iter_line_batches", "read_line_batches",
 ]
 
 CHUNK = 1 << 20
@@ -426,6 +426,14 @@ def iter_text_lines(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX_L
 
     Splits on ``\\n`` only (like syslog readers; a ``\\r`` or form feed stays inside its line).
     """
+    for lines, _plain in iter_line_batches(fh, chunk_size, max_line):
+        yield lines
+
+
+def iter_line_batches(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX_LINE
+                      ) -> Iterator[tuple[list[str], bool]]:
+    """``iter_text_lines`` with a flag per batch: True when no line holds a ``\\r`` and none was cut
+    at ``max_line`` (the report's fast path reads only such batches itself)."""
     pending = b""
     while True:
         data = fh.read(chunk_size)
@@ -438,7 +446,7 @@ def iter_text_lines(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX_L
             pending = data
             if len(pending) > max_line * 4:
                 # a huge line without a newline: keep its start only
-                yield [_decode(pending[: max_line * 4])[: max_line + 1]]
+                yield [_decode(pending[: max_line * 4])[: max_line + 1]], False
                 pending = b""
                 _skip = True
                 while _skip:
@@ -451,14 +459,18 @@ def iter_text_lines(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX_L
                         _skip = False
             continue
         pending = data[last + 1:]
-        lines = _decode(data[:last]).split("\n")
-        if max_line:
+        text = _decode(data[:last])
+        plain = "\r" not in text
+        lines = text.split("\n")
+        if max_line and max(map(len, lines)) > max_line:
+            plain = False
             for i, ln in enumerate(lines):
                 if len(ln) > max_line:
                     lines[i] = ln[: max_line + 1]
-        yield lines
+        yield lines, plain
     if pending:
-        yield [_decode(pending)[: max_line + 1]]
+        text = _decode(pending)
+        yield [text[: max_line + 1]], "\r" not in text and len(text) <= max_line
 
 
 @contextlib.contextmanager
@@ -486,9 +498,15 @@ def open_log(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
 
 def read_lines(path: str | os.PathLike[str] | None) -> Iterator[list[str]]:
     """Batches of lines of a whole file (``.gz`` read directly; ``None``/``-`` is stdin)."""
+    for lines, _plain in read_line_batches(path):
+        yield lines
+
+
+def read_line_batches(path: str | os.PathLike[str] | None) -> Iterator[tuple[list[str], bool]]:
+    """``read_lines`` with ``iter_line_batches``' flag per batch."""
     with open_log(path) as fh:
         try:
-            yield from iter_text_lines(fh)
+            yield from iter_line_batches(fh)
         except (EOFError, gzip.BadGzipFile, OSError) as exc:
             if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno is not None:
                 raise

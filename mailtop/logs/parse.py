@@ -234,6 +234,7 @@ def _client_ip(client: str) -> str:
 
 
 _tn = tuple.__new__
+_INF = float("inf")
 
 
 class LineParser:
@@ -459,6 +460,8 @@ class LineParser:
                         fdelay: float | None = float(delay)
                     except ValueError:
                         fdelay = None
+                    if fdelay is not None and not -_INF < fdelay < _INF:
+                        fdelay = None        # delay=nan / inf: no delay (it would break the histograms)
                     return _tn(LogEvent, (ts, DELIVERY, line, host, "postfix", inst, svc, pid, qid, body, to, "", "",
                                           status, relay, fdelay, delays or "", dsn or "", None, reason, "", "",
                                           orig or "", linked))
