@@ -217,6 +217,8 @@ class ProbeResult:
     probe_path: tuple[Hop, ...] = ()
     """The probe's Received headers as the responder echoed them, newest first."""
     history_error: str = ""
+    notes: tuple[str, ...] = ()
+    """How the reply was read where it was not as it declared (e.g. an unknown charset read as UTF-8)."""
 
     @property
     def ok(self) -> bool:
@@ -298,7 +300,20 @@ def headers_in_text(text: str) -> list[tuple[str, str]]:
     return [(k, v) for k, v in out]
 
 
-def _body_text(msg: email.message.Message) -> str:
+def _decode(payload: bytes, charset: str, ctype: str, notes: list[str]) -> str:
+    """``payload`` in its declared charset; a charset Python does not know (the sender's word, remote input)
+    is read as UTF-8 with replacement characters, and ``notes`` says so."""
+    try:
+        return payload.decode(charset, "replace")
+    except LookupError:
+        notes.append(f"a {ctype} part declares an unknown charset {charset!r}: read as UTF-8 (with replacement)")
+        return payload.decode("utf-8", "replace")
+
+
+def _body_text(msg: email.message.Message, notes: list[str] | None = None) -> str:
+    """The readable text of ``msg`` (text parts, echoed headers, delivery status). Never raises for what
+    the message declares; anything read in a way other than declared is added to ``notes``."""
+    notes = [] if notes is None else notes
     parts = []
     for part in msg.walk():
         ctype = part.get_content_type()
@@ -307,7 +322,7 @@ def _body_text(msg: email.message.Message) -> str:
         ):
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                parts.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+                parts.append(_decode(payload, part.get_content_charset() or "utf-8", ctype, notes))
         if ctype == "message/delivery-status":
             for block in part.get_payload():
                 if isinstance(block, email.message.Message):
@@ -339,7 +354,8 @@ def analyse_reply(raw: bytes) -> dict[str, Any]:
     for v in msg.get_all("Authentication-Results") or []:
         reply_auth.extend(parse_authentication_results(str(v)))
     reply_path = tuple(parse_received(str(v)) for v in msg.get_all("Received") or [])
-    echoed = headers_in_text(_body_text(msg))
+    notes: list[str] = []
+    echoed = headers_in_text(_body_text(msg, notes))
     probe_auth: list[AuthVerdict] = []
     probe_path = []
     diagnostic_code = status_code = ""
@@ -362,6 +378,7 @@ def analyse_reply(raw: bytes) -> dict[str, Any]:
         "probe_auth": tuple(probe_auth),
         "reply_path": reply_path,
         "probe_path": tuple(probe_path),
+        "notes": tuple(notes),
     }
 
 
@@ -729,13 +746,13 @@ async def probe_findings(cfg: Any) -> list:
     if r.ok:
         verdicts = " ".join(f"{m}={r.verdict(m)}" for m in ("spf", "dkim", "dmarc") if r.verdict(m))
         return [Finding(fid, Status.OK, f"reply from {r.target} in {r.round_trip:.2f} s",
-                        details=verdicts, metrics=metrics, data=r.to_dict())]
+                        details="\n".join([verdicts, *r.notes]).strip(), metrics=metrics, data=r.to_dict())]
     hint = {
         ProbeStatus.TIMEOUT: "look for the probe's queue ID in the mail log (mailtop trace) and in the queue",
         ProbeStatus.BOUNCED: "the target address does not accept mail: see the detail",
         ProbeStatus.SEND_FAILED: "the submission server refused or did not answer",
         ProbeStatus.MAILBOX_FAILED: "mailtop could not read the probe mailbox over IMAP",
     }.get(r.status, "")
-    detail = r.detail + (f" (queue ID {r.queue_id})" if r.queue_id else "")
+    detail = "\n".join([r.detail + (f" (queue ID {r.queue_id})" if r.queue_id else ""), *r.notes])
     return [Finding(fid, Status.CRITICAL, f"probe to {r.target}: {r.status}", details=detail, hint=hint,
                     metrics=metrics, data=r.to_dict())]

@@ -50,6 +50,8 @@ def render_text(r: ProbeResult, out: TextIO) -> None:
                 label = title if i == 0 else ""
                 print(f"  {label:<12} {hop.from_host or '?'} -> {hop.by_host or '?'} with {hop.protocol or '?'}"
                       f" id {hop.queue_id or '?'}  {hop.date}", file=out)
+    for note in r.notes:
+        print(f"  note         {note}", file=out)
     print(f"  total        {_fmt_s(r.total_seconds)} (timeout {r.timeout:g} s)", file=out)
     if r.history_error:
         print(f"  warning      {r.history_error}", file=out)

@@ -48,6 +48,23 @@ def test_echo_reply_captured_from_the_lab():
     assert info["reply_auth"] == () and info["probe_auth"] == ()  # the lab signs and checks nothing
 
 
+def test_reply_with_an_unknown_charset_is_read_as_utf8_and_says_so():
+    # the captured echo reply, its text part relabelled with a charset Python does not know (remote input:
+    # any responder can declare any charset); before, _body_text raised LookupError out of the probe
+    raw = (DATA / "echo-reply.eml").read_bytes()
+    relabelled = raw.replace(b'charset="utf-8"\r\nContent-Transfer-Encoding: 8bit',
+                             b'charset="x-no-such-charset"\r\nContent-Transfer-Encoding: 8bit', 1)
+    assert relabelled != raw
+    info = analyse_reply(relabelled)
+    assert [h.protocol for h in info["probe_path"]] == ["ESMTPSA"]  # the body was still read
+    assert len(info["notes"]) == 1 and "unknown charset 'x-no-such-charset'" in info["notes"][0]
+    assert analyse_reply(raw)["notes"] == ()
+    result = ProbeResult(token="mt1", target="echo@lab.test", sender="probe+mt1@lab.test",
+                         status=ProbeStatus.REPLIED, started="", total_seconds=1.0, timeout=10.0, round_trip=0.5,
+                         **{k: v for k, v in info.items() if k not in ("bounce", "diagnostic")})
+    assert list(result.to_dict()["notes"]) == list(info["notes"])
+
+
 def test_bounce_captured_from_the_lab():
     info = analyse_reply((DATA / "bounce-ghost.eml").read_bytes())
     assert info["bounce"]
