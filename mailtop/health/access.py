@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from mailtop.health.x509 import parse_certificate
+from mailtop.health.x509 import DerError, parse_certificate
 
 PROTOCOLS = ("imap", "imaps", "pop3", "pop3s")
 
@@ -249,6 +249,8 @@ def classify(exc: BaseException, *, auth_step: bool = False) -> tuple[Verdict, s
         if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"):
             hint = " (the server does not speak TLS on this port: a plain-text port?)"
         return Verdict.TLS_FAILURE, f"TLS handshake failed: {reason}{hint}"
+    if isinstance(exc, DerError):
+        return Verdict.TLS_FAILURE, f"the TLS handshake worked, but the server's certificate could not be read: {exc}"
     if isinstance(exc, socket.gaierror):
         return Verdict.UNREACHABLE, f"host name does not resolve: {exc.strerror or exc}"
     if isinstance(exc, ConnectionResetError):
@@ -368,7 +370,10 @@ class _Session:
         return tls, f"{tls.version()} {(tls.cipher() or ('',))[0]}"
 
     def encrypted(self, sock: ssl.SSLSocket, result: dict[str, Any]) -> None:
-        """The session now runs over ``sock`` (TLS): record its certificate."""
+        """The session now runs over ``sock`` (TLS): record its certificate.
+
+        Call it inside a step: a certificate that cannot be read raises :class:`DerError`, which the step
+        turns into a TLS failure saying so."""
         self.sock = sock
         result["cert"] = cert_info(sock, verified=not self.spec.insecure)
         result["encrypted"] = True
@@ -379,10 +384,13 @@ class _Session:
         if self.run("connect", self.connect) is None:
             return False
         if self.spec.implicit_tls:
-            tls_sock = self.run("tls", lambda: self.wrap(ctx))
-            if tls_sock is None:
+            def tls() -> tuple[ssl.SSLSocket, str]:
+                tls_sock, detail = self.wrap(ctx)
+                self.encrypted(tls_sock, result)  # the server's certificate is read in the tls step
+                return tls_sock, detail
+
+            if self.run("tls", tls) is None:
                 return False
-            self.encrypted(tls_sock, result)
         return True
 
     def close(self) -> None:
