@@ -310,7 +310,7 @@ def _age_text(seconds: float | None) -> str:
 def queue_findings(summary: Any, cfg: Config) -> list[Finding]:
     """Per queue: count (``queue_count_warn/crit``) and age of the oldest message (``queue_oldest_warn/crit``;
     the hold queue is an admin's deliberate side track: reported, never judged); per destination domain:
-    the oldest message's age, for the domains over the age thresholds."""
+    the age of its oldest message outside the hold queue, for the domains over the age thresholds."""
     th = cfg.thresholds
     if summary.error:
         return [Finding("queue", Status.UNKNOWN, f"cannot read the queue: {summary.error}"[:300],
@@ -355,18 +355,21 @@ def queue_findings(summary: Any, cfg: Config) -> list[Finding]:
         ))
     slow = []
     for d in summary.domains:
-        age = max(0.0, summary.time - d.oldest_arrival)
+        recipients, oldest = d.waiting(leave_out=("hold",))  # held mail waits because an admin said so
+        if oldest is None:
+            continue
+        age = max(0.0, summary.time - oldest)
         if age >= th.queue_oldest_warn:
-            slow.append((d, age))
-    for d, age in sorted(slow, key=lambda x: -x[1])[:10]:
+            slow.append((d, recipients, age))
+    for d, recipients, age in sorted(slow, key=lambda x: -x[2])[:10]:
         status = Status.CRITICAL if age >= th.queue_oldest_crit else Status.WARNING
         why = next((r.example for r in reasons if any(rd.domain == d.domain for rd in r.domains)), "")
         out.append(Finding(
             f"queue.domain.{d.domain or 'unknown'}", status,
-            f"mail for {d.domain} waits: {d.recipients} recipients, oldest {_age_text(age)}",
+            f"mail for {d.domain} waits: {recipients} recipients, oldest {_age_text(age)}",
             details=(f"reason: {why}\n" if why else "") + ", ".join(f"{n} {c}" for n, c in d.queues),
             hint="fix the destination (DNS, routing, the remote server) or tell the senders",
-            data={"domain": d.domain, "recipients": d.recipients, "oldest_age": age},
+            data={"domain": d.domain, "recipients": recipients, "oldest_age": age},
         ))
     if len(slow) > 10:
         out.append(Finding("queue.domain.more", Status.WARNING, f"{len(slow) - 10} more destinations over "

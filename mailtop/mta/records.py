@@ -120,6 +120,18 @@ class DomainStats:
     oldest_id: str
     queues: tuple[tuple[str, int], ...]
     """(queue, recipients) for each queue that holds mail for this domain."""
+    queue_oldest: tuple[tuple[str, float], ...] = ()
+    """(queue, oldest arrival) for each queue that holds mail for this domain, in the order of ``queues``."""
+
+    def waiting(self, leave_out: tuple[str, ...] = ("hold",)) -> tuple[int, float | None]:
+        """(recipients, oldest arrival) of this domain's mail outside the ``leave_out`` queues (by default the
+        hold queue, where an admin put mail on purpose); (0, None) when it has none there."""
+        recipients = sum(n for q, n in self.queues if q not in leave_out)
+        if not recipients:
+            return 0, None
+        if not self.queue_oldest:  # built without per-queue ages: every queue it has mail in counts
+            return recipients, self.oldest_arrival
+        return recipients, min(a for q, a in self.queue_oldest if q not in leave_out)
 
 
 @dataclass(frozen=True, slots=True)

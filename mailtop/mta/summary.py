@@ -60,7 +60,7 @@ class _Queue:
 
 
 class _Domain:
-    __slots__ = ("recipients", "messages", "oldest", "oldest_id", "queues")
+    __slots__ = ("recipients", "messages", "oldest", "oldest_id", "queues", "queue_oldest")
 
     def __init__(self) -> None:
         self.recipients = 0
@@ -68,6 +68,7 @@ class _Domain:
         self.oldest = float("inf")
         self.oldest_id = ""
         self.queues: dict[str, int] = {}
+        self.queue_oldest: dict[str, float] = {}
 
 
 class _Reason:
@@ -148,6 +149,8 @@ class SummaryBuilder:
                 if arrival < d.oldest:
                     d.oldest = arrival
                     d.oldest_id = queue_id
+                if arrival < d.queue_oldest.get(queue, float("inf")):
+                    d.queue_oldest[queue] = arrival
             if shape is not None:
                 row = shape.get(dom)
                 if row is None:
@@ -199,7 +202,8 @@ class SummaryBuilder:
         domains = tuple(
             DomainStats(domain=name, recipients=d.recipients, messages=d.messages, oldest_arrival=d.oldest,
                         oldest_id=d.oldest_id,
-                        queues=tuple(sorted(d.queues.items(), key=lambda kv: order.get(kv[0], 99))))
+                        queues=tuple(sorted(d.queues.items(), key=lambda kv: order.get(kv[0], 99))),
+                        queue_oldest=tuple(sorted(d.queue_oldest.items(), key=lambda kv: order.get(kv[0], 99))))
             for name, d in sorted(self._domains.items(), key=lambda kv: (-kv[1].recipients, kv[1].oldest, kv[0]))
         )
         reasons = tuple(

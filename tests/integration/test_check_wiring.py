@@ -76,6 +76,38 @@ async def test_queue_check_reports_per_queue_and_per_destination(lab_config, def
     assert f.status is Status.CRITICAL
 
 
+def _queue_ids(conf: str, domain: str, queue: str | None = None) -> list[str]:
+    listing = subprocess.run(["postqueue", "-c", conf, "-j"], capture_output=True, text=True, timeout=30).stdout
+    return [rec["queue_id"] for rec in map(json.loads, listing.splitlines())
+            if any(r["address"].endswith("@" + domain) for r in rec["recipients"])
+            and (queue is None or rec["queue_name"] == queue)]
+
+
+async def test_held_mail_is_left_out_of_the_per_destination_ages(lab, lab_config, deferred_domain):
+    """An admin puts mail on hold on purpose: its age must not make a destination WARNING/CRITICAL (queue.hold
+    is reported, never judged). Before, queue.domain.<d> counted the hold queue and went CRITICAL."""
+    conf = lab["postfix"]["config_dir"]
+    end = time.monotonic() + 15
+    while not _queue_ids(conf, deferred_domain, "deferred") and time.monotonic() < end:
+        time.sleep(0.2)
+    ids = _queue_ids(conf, deferred_domain, "deferred")
+    assert ids, f"the lab did not defer the mail for {deferred_domain}"
+    # every age is over the thresholds: any destination with mail waiting outside the hold queue is CRITICAL
+    cfg = with_(lab_config, thresholds={"queue_oldest_warn": 0.0, "queue_oldest_crit": 0.0})
+    fid = f"queue.domain.{deferred_domain}"
+    before = {f.id: f for f in (await run_checks(cfg, only="queue")).findings}
+    assert before[fid].status is Status.CRITICAL  # waiting in the deferred queue: judged
+    subprocess.run(["postsuper", "-c", conf, "-h", "-"], input="\n".join(ids) + "\n", text=True,
+                   capture_output=True, timeout=30, check=True)
+    end = time.monotonic() + 15
+    while _queue_ids(conf, deferred_domain, "hold") != ids and time.monotonic() < end:
+        time.sleep(0.2)
+    assert _queue_ids(conf, deferred_domain, "hold") == ids
+    by = {f.id: f for f in (await run_checks(cfg, only="queue")).findings}
+    assert fid not in by, by.get(fid)
+    assert by["queue.hold"].status is Status.OK and by["queue.hold"].data["messages"] >= 1
+
+
 async def test_queue_check_with_defaults_is_ok_on_a_young_queue(lab_config):
     run = await run_checks(lab_config, only="queue")
     assert run.findings[0].id == "queue.total"
