@@ -5,7 +5,8 @@ that grows at 5,000 lines/s. Prints figures and ratios; asserts nothing about ti
     .venv/bin/python tests/bench/bench_report.py [--lines 1000000] [--log FILE] [--follow-seconds 20]
 
 Report: both programs run as separate processes under /usr/bin/time (wall time, peak RSS); the grand
-totals are compared. Follow: a writer process appends generated lines at a steady rate; a follower
+totals are compared. `mailtop report` takes the fast path (mailtop/logs/fast.py; docs/report.md has
+the figures and where the time goes). Follow: a writer process appends generated lines at a steady rate; a follower
 (MailLogFollower + LogStats, as the dashboard uses them) reads them; lag = when a line was read minus
 when it was due to be written; RSS of the follower process at the start and the end.
 """
