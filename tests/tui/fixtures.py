@@ -22,7 +22,9 @@ def snapshot_config() -> Config:
     return load_config(None, environ={}, detect=False, flags={
         "general": {"hostname": "mail.lab.test", "audit_log": "/nonexistent/audit.log",
                     "state_dir": str(DATA / "tui" / "state")},
-        "aliases": {"path": str(DATA / "tui" / "aliases")},
+        # relative to the repository (pytest's working folder): snapshots must not show where the
+        # checkout lives, or they differ between a developer's tree and CI's clone
+        "aliases": {"path": "tests/data/tui/aliases"},
         "probe": {"target": "echo@lab.test", "mailbox_user": "probe"},
         "imap": {"port": "1143", "tls_port": "1993"}, "pop3": {"port": "1110", "tls_port": "1995"},
     })
