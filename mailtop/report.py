@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from mailtop.checks import CheckRun
 from mailtop.config import Config
-from mailtop.model import Finding, Metric, Status
+from mailtop.model import Finding, Metric, Status, clean
 
 _COLOURS = {
     Status.OK: "\x1b[32m",
@@ -40,21 +40,6 @@ _COLOURS = {
 }
 _RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
-
-
-def clean(text: str, keep_newlines: bool = False) -> str:
-    """Escape control characters (ESC, CR, ...) so server or log text cannot drive the terminal."""
-    out = []
-    for ch in str(text):
-        if ch == "\n" and keep_newlines:
-            out.append(ch)
-        elif ch == "\t":
-            out.append(" ")
-        elif ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) < 0xA0:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def use_colour(stream: TextIO, environ: dict[str, str] | os._Environ[str] | None = None) -> bool:

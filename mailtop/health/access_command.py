@@ -91,22 +91,25 @@ def _ms(seconds: float) -> str:
 
 
 def render_text(result: LoginResult, out: TextIO) -> None:
+    """The result for a terminal. What the server sent (replies, certificate names) goes through
+    :func:`mailtop.model.clean`: escape sequences and bidi controls are shown, never obeyed."""
     from mailtop.health.access import Verdict
+    from mailtop.model import clean
 
-    print(result.spec.label, file=out)
+    print(clean(result.spec.label), file=out)
     width = max(len(s.name) for s in result.steps) if result.steps else 8
     for s in result.steps:
         timing = _ms(s.seconds) if s.verdict is not Verdict.SKIPPED else " " * 11
-        print(f"  {s.name:<{width}}  {str(s.verdict):<22} {timing}  {s.detail}".rstrip(), file=out)
+        print(f"  {s.name:<{width}}  {str(s.verdict):<22} {timing}  {clean(s.detail)}".rstrip(), file=out)
     c = result.cert
     if c is not None:
         trust = "verified" if c.verified else "NOT verified (insecure / allow_self_signed)"
-        print(f"certificate: subject {c.subject}", file=out)
-        print(f"             issuer  {c.issuer}{'  (self-signed)' if c.self_signed else ''}", file=out)
-        print(f"             expires {c.not_after} ({c.days_left:.0f} days left), {trust}", file=out)
+        print(f"certificate: subject {clean(c.subject)}", file=out)
+        print(f"             issuer  {clean(c.issuer)}{'  (self-signed)' if c.self_signed else ''}", file=out)
+        print(f"             expires {clean(c.not_after)} ({c.days_left:.0f} days left), {trust}", file=out)
         if c.names:
-            print(f"             names   {', '.join(c.names)}", file=out)
-        print(f"             {c.tls_version} {c.cipher}", file=out)
+            print(f"             names   {', '.join(clean(n) for n in c.names)}", file=out)
+        print(f"             {clean(c.tls_version)} {clean(c.cipher)}", file=out)
     elif result.encrypted is False and result.ok:
         print("note: the password went over the network in clear text (no TLS)", file=out)
     extra = ""

@@ -35,34 +35,42 @@ def _fmt_s(value: float | None) -> str:
 
 
 def render_text(r: ProbeResult, out: TextIO) -> None:
-    print(f"probe {r.token} to {r.target} from {r.sender}", file=out)
+    """The result for a terminal. Text from the servers and the reply (headers, Received hops, reasons) goes
+    through :func:`mailtop.model.clean`: escape sequences and bidi controls are shown, never obeyed."""
+    from mailtop.model import clean
+
+    print(f"probe {r.token} to {clean(r.target)} from {clean(r.sender)}", file=out)
     if r.submitted_via:
-        qid = f", queue ID {r.queue_id}" if r.queue_id else ""
-        print(f"  sent via     {r.submitted_via} in {_fmt_s(r.submit_seconds)}{qid}", file=out)
-    print(f"  status       {r.status}{': ' + r.detail if r.detail else ''}", file=out)
+        qid = f", queue ID {clean(r.queue_id)}" if r.queue_id else ""
+        print(f"  sent via     {clean(r.submitted_via)} in {_fmt_s(r.submit_seconds)}{qid}", file=out)
+    print(f"  status       {r.status}{': ' + clean(r.detail) if r.detail else ''}", file=out)
     if r.round_trip is not None:
         print(f"  round trip   {_fmt_s(r.round_trip)} (accepted -> reply in the mailbox, {r.wait_mode})", file=out)
-        print(f"  reply        {r.reply_from} | {r.reply_subject}", file=out)
-        verdicts = [f"{m.upper()}={r.verdict(m)}" for m in ("spf", "dkim", "dmarc") if r.verdict(m)]
+        print(f"  reply        {clean(r.reply_from)} | {clean(r.reply_subject)}", file=out)
+        verdicts = [f"{clean(m.upper())}={clean(r.verdict(m))}" for m in ("spf", "dkim", "dmarc") if r.verdict(m)]
         print(f"  auth results {' '.join(verdicts) if verdicts else 'none present'}", file=out)
         for title, path in (("probe path", r.probe_path), ("reply path", r.reply_path)):
             for i, hop in enumerate(reversed(path)):
                 label = title if i == 0 else ""
-                print(f"  {label:<12} {hop.from_host or '?'} -> {hop.by_host or '?'} with {hop.protocol or '?'}"
-                      f" id {hop.queue_id or '?'}  {hop.date}", file=out)
+                print(f"  {label:<12} {clean(hop.from_host or '?')} -> {clean(hop.by_host or '?')}"
+                      f" with {clean(hop.protocol or '?')} id {clean(hop.queue_id or '?')}  {clean(hop.date)}",
+                      file=out)
     for note in r.notes:
-        print(f"  note         {note}", file=out)
+        print(f"  note         {clean(note)}", file=out)
     print(f"  total        {_fmt_s(r.total_seconds)} (timeout {r.timeout:g} s)", file=out)
     if r.history_error:
-        print(f"  warning      {r.history_error}", file=out)
+        print(f"  warning      {clean(r.history_error)}", file=out)
 
 
 def render_history(entries: tuple[HistoryEntry, ...], out: TextIO) -> None:
+    from mailtop.model import clean
+
     if not entries:
         print("no probes recorded yet", file=out)
         return
     for e in entries:
-        print(f"{e.time}  {e.target:<34} {e.status:<12} round trip {_fmt_s(e.round_trip):>8}", file=out)
+        print(f"{clean(e.time)}  {clean(e.target):<34} {clean(e.status):<12} round trip {_fmt_s(e.round_trip):>8}",
+              file=out)
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
@@ -103,9 +111,11 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         print(f"mailtop probe: {exc} (set [probe] password_file or ${cfg.probe.password_env})", file=sys.stderr)
         return 2
 
+    from mailtop.model import clean
+
     def progress(ev) -> None:
-        if not args.quiet:
-            print(f"  [{ev.elapsed:5.1f} s] {ev.phase}: {ev.detail}", file=sys.stderr, flush=True)
+        if not args.quiet:  # the "reply" phase's detail is the reply's From header: remote text
+            print(f"  [{ev.elapsed:5.1f} s] {ev.phase}: {clean(ev.detail)}", file=sys.stderr, flush=True)
 
     result = run_probe_sync(settings, password, progress)
     del password

@@ -65,6 +65,42 @@ def test_reply_with_an_unknown_charset_is_read_as_utf8_and_says_so():
     assert list(result.to_dict()["notes"]) == list(info["notes"])
 
 
+HOSTILE = "evil\x1b[2J\u202eexe.txt"
+"""An escape sequence that clears the screen and a right-to-left override (shows "exe.txt" as "txt.exe")."""
+
+
+def test_probe_text_output_escapes_what_the_reply_says():
+    """`mailtop probe` text output: the reply's From, Subject, Received hops (its own and the echoed ones in
+    the body) and the result's detail reach the terminal escaped. Before, they were printed raw."""
+    import io
+
+    from mailtop.health.probe_command import render_text
+
+    raw = (DATA / "echo-reply.eml").read_bytes()
+    esc = b"evil\x1b[2J"
+    hostile = raw.replace(b"From: Lab echo responder", b"From: " + esc + b" responder", 1)
+    hostile = hostile.replace(b"Subject: Re:", b"Subject: " + esc + b" Re:", 1)
+    hostile = hostile.replace(b"Received: from echo.lab.test", b"Received: from " + esc + b".lab.test", 1)
+    # the body is UTF-8: the echoed probe headers can carry the bidi override too
+    hostile = hostile.replace(b"Received: from mailtop.lab.test", b"Received: from " + HOSTILE.encode() + b".lab.test", 1)
+    assert hostile.count(esc) == 4
+    info = analyse_reply(hostile)
+    info.pop("bounce"), info.pop("diagnostic")
+    r = ProbeResult(token="mt1", target="echo@lab.test", sender="probe+mt1@lab.test", status=ProbeStatus.REPLIED,
+                    started="", total_seconds=1.0, timeout=10.0, round_trip=0.5, detail=f"server said {HOSTILE}",
+                    **info)
+    assert HOSTILE in r.probe_path[0].from_host  # the record keeps the data as it came
+    out = io.StringIO()
+    render_text(r, out)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\u202e" not in text
+    shown = "evil\\x1b[2J"
+    assert f"reply        {shown} responder <echo@lab.test> | {shown} Re: mailtop probe" in text
+    assert f"{shown}\\u202eexe.txt.lab.test -> mail.lab.test with ESMTPSA" in text  # the echoed probe path
+    assert f"{shown}.lab.test -> mail.lab.test with ESMTP" in text  # the reply's own path
+    assert f"status       replied: server said {shown}\\u202eexe.txt" in text
+
+
 def test_bounce_captured_from_the_lab():
     info = analyse_reply((DATA / "bounce-ghost.eml").read_bytes())
     assert info["bounce"]

@@ -93,6 +93,17 @@ def test_clean_keeps_newlines_only_when_asked():
     assert clean("tab\there") == "tab here"
 
 
+def test_clean_shows_escape_sequences_bidi_controls_and_undecodable_bytes():
+    assert clean("evil\x1b[2J\u202eexe.txt") == "evil\\x1b[2J\\u202eexe.txt"
+    assert clean("\u2066a\u2069\u200f\u061c") == "\\u2066a\\u2069\\u200f\\u061c"
+    assert clean("caf\udce9 \ud800") == "caf\\xe9 \\ud800"  # a surrogateescape'd byte; a lone surrogate
+    assert clean("\x9b31m") == "\\x9b31m"  # 8-bit CSI
+    assert clean("é 中文 🙂") == "é 中文 🙂"  # printable text is left alone
+    # a finding's text in the --check report goes through the same escaping
+    out = render_text(_run(Finding("probe.x", Status.CRITICAL, "reply \u202eevil", details="a\x1b[2Jb")))
+    assert "\u202e" not in out and "\x1b" not in out and "reply \\u202eevil" in out and "a\\x1b[2Jb" in out
+
+
 def _args(fmt="text", only="", skip=""):
     return argparse.Namespace(format=fmt, only=only, skip=skip)
 
