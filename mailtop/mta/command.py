@@ -240,7 +240,11 @@ def _run_action(args: argparse.Namespace, cfg: Any) -> int:
         if not sys.stdin.isatty() or args.ids == ["-"]:
             print(f"mailtop queue: would run: {shown}\nrefusing without --yes (not a terminal)", file=sys.stderr)
             return 2
-        answer = input(f"run: {shown}\nproceed? [y/N] ")
+        try:
+            answer = input(f"run: {shown}\nproceed? [y/N] ")
+        except EOFError:  # Ctrl-D at the prompt: no
+            print(file=sys.stderr)
+            answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing done", file=sys.stderr)
             return 2

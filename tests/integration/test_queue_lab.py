@@ -205,3 +205,17 @@ def test_cli_json_and_group_action(lab: dict, lab_config: Config, filled: tuple[
     assert p.returncode == 0, p.stderr
     assert sorted(json.loads(p.stdout)["done"]) == sorted(ids)
     assert not ids_for(lab_config, domain)
+
+
+def test_ctrl_d_at_the_action_prompt_is_no(lab: dict, lab_config: Config, filled: tuple[str, list[str]],
+                                          on_terminal) -> None:
+    """On a terminal, `mailtop queue hold ID` asks; Ctrl-D (end of input) is "no": nothing held, exit 2, no
+    EOFError traceback (before, input() raised it out of the command)."""
+    domain, ids = filled
+    p = on_terminal(["--config", str(Path(lab["state_dir"]) / "mailtop.toml"), "queue", "hold", ids[0]], b"\x04")
+    assert "Traceback" not in p.stderr and "EOFError" not in p.stderr, p.stderr
+    assert p.returncode == 2
+    assert "proceed? [y/N]" in p.stdout and "-h -" in p.stdout
+    assert "nothing done" in p.stderr
+    assert ids_for(lab_config, domain, "hold") == []
+    assert sorted(ids_for(lab_config, domain, "deferred")) == sorted(ids)
