@@ -236,17 +236,11 @@ def _run_action(args: argparse.Namespace, cfg: Any) -> int:
         print(f"mailtop queue {args.action}: {exc}", file=sys.stderr)
         return 2
     if not args.dry_run and not args.yes:
-        shown = plan.command
-        if not sys.stdin.isatty() or args.ids == ["-"]:
-            print(f"mailtop queue: would run: {shown}\nrefusing without --yes (not a terminal)", file=sys.stderr)
-            return 2
-        try:
-            answer = input(f"run: {shown}\nproceed? [y/N] ")
-        except EOFError:  # Ctrl-D at the prompt: no
-            print(file=sys.stderr)
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing done", file=sys.stderr)
+        from mailtop.ops.confirm import confirm
+
+        # IDs read from stdin leave no terminal to answer on
+        if not confirm(f"run: {plan.command}", yes=False, prog="mailtop queue",
+                       can_ask=sys.stdin.isatty() and args.ids != ["-"]):
             return 2
     res = acts.run(action, ids, site=site, dry_run=args.dry_run)
     if args.json:

@@ -2,8 +2,12 @@
 
 Exit status: ``check`` 0 clean, 1 warnings, 2 errors, 3 the file cannot be read. ``list`` 0.
 ``add``/``set``/``remove``: 0 saved (or nothing to change), 1 refused (bad input, problems in the file,
-the file changed on disk, read-only mode), 2 the rebuild failed and the previous file was restored,
-3 the save failed.
+the file changed on disk, read-only mode, not confirmed), 2 the rebuild failed and the previous file was
+restored, 3 the save failed.
+
+An edit shows the diff and the rebuild command and asks before writing (``mailtop.ops.confirm``, as
+``mailtop queue``'s actions do): ``--yes`` goes ahead without asking; without it, a terminal is asked
+and anything else is refused. ``--dry-run`` shows the change and writes nothing.
 
 Cheap to import: the core is imported inside ``run``.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -33,9 +38,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("targets", nargs="+", metavar="TARGET",
                        help='user, user@domain, /file, "|command", :include:/file')
         p.add_argument("--dry-run", action="store_true", help="show the change and the problems, write nothing")
+        p.add_argument("--yes", "-y", action="store_true", help="do not ask before saving")
     rm = sub.add_parser("remove", help="remove an entry (every duplicate of it)")
     rm.add_argument("name")
     rm.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
+    rm.add_argument("--yes", "-y", action="store_true", help="do not ask before saving")
 
 
 def _problem_dict(p) -> dict:
@@ -123,6 +130,27 @@ def _list(af, args) -> int:
     return 0
 
 
+def _confirmed(af, path: Path, args, cfg, core) -> bool:
+    """Show the diff, the problems and the rebuild command; ask (see ``mailtop.ops.confirm``)."""
+    import io
+
+    from mailtop.ops.confirm import confirm
+
+    if args.yes:
+        return True
+    plan = core.plan_rebuild(path, af.dialect, cfg.postfix.config_dir, cfg.postfix.bin_dir, cfg.aliases.rebuild)
+    change = io.StringIO()
+    for line in af.diff().splitlines():  # control characters in the file shown as escapes; tabs kept
+        print("\t".join(core.printable(part) for part in line.split("\t")), file=change)
+    _print_problems(path, [p for p in af.problems if p.severity != "info"], change)
+    if plan.argv:
+        print(f"then run: {shlex.join(plan.argv)}", file=change)
+    else:
+        print(f"no rebuild: {plan.reason}", file=change)
+    # with --json, stdout is for the JSON result: the question goes to stderr
+    return confirm(change.getvalue(), yes=False, prog="mailtop aliases", out=sys.stderr if args.json else None)
+
+
 def _edit(af, path: Path, args, cfg, core) -> int:
     try:
         if args.aliases_action == "add":
@@ -147,6 +175,9 @@ def _edit(af, path: Path, args, cfg, core) -> int:
             sys.stdout.write(diff or "(no change)\n")
             _print_problems(path, problems, sys.stdout)
         return 1 if af.errors else 0
+    # Ask first, unless the save will refuse anyway (read-only, errors: it says why) or there is nothing to save.
+    if not cfg.general.read_only and not af.errors and af.diff() and not _confirmed(af, path, args, cfg, core):
+        return 1
     result = core.save_with_config(af, cfg)
     if args.json:
         print(json.dumps({

@@ -215,24 +215,57 @@ def test_virtual_texthash_needs_no_rebuild(lab, pf_copy, tmp_path):
 def test_cli_edits(lab, pf_copy, tmp_path):
     sets = ["--set", f"postfix.config_dir={pf_copy}", "--set", f"aliases.path={pf_copy}/aliases",
             "--set", f"general.audit_log={tmp_path}/audit.log"]
-    res = cli(*sets, "aliases", "set", "helpdesk", "bob@lab.test", "alice@lab.test", lab=lab)
+    res = cli(*sets, "aliases", "set", "helpdesk", "bob@lab.test", "alice@lab.test", "--yes", lab=lab)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.startswith("saved: ")
     assert query("helpdesk", f"hash:{pf_copy}/aliases", pf_copy) == "bob@lab.test, alice@lab.test"
     before = (pf_copy / "aliases").read_bytes()
-    res = cli(*sets, "aliases", "set", "helpdesk", "bbo@lab.test", lab=lab)
+    res = cli(*sets, "aliases", "set", "helpdesk", "bbo@lab.test", "--yes", lab=lab)
     assert res.returncode == 1
     assert ":" in res.stderr and "bbo@lab.test goes nowhere" in res.stderr
     assert (pf_copy / "aliases").read_bytes() == before
-    res = cli(*sets, "aliases", "add", "helpdesk", "bob@lab.test", lab=lab)
+    res = cli(*sets, "aliases", "add", "helpdesk", "bob@lab.test", "--yes", lab=lab)
     assert res.returncode == 1 and "already exists" in res.stderr
     res = cli(*sets, "aliases", "remove", "helpdesk", "--dry-run", lab=lab)
     assert res.returncode == 0 and "-helpdesk: bob@lab.test, alice@lab.test" in res.stdout
-    res = cli(*sets, "aliases", "--json", "remove", "helpdesk", lab=lab)
+    res = cli(*sets, "aliases", "--json", "remove", "helpdesk", "--yes", lab=lab)
     assert json.loads(res.stdout)["status"] == "saved"
     assert query("helpdesk", f"hash:{pf_copy}/aliases", pf_copy) is None
-    res = cli(*sets, "--read-only", "aliases", "set", "x", "bob@lab.test", lab=lab)
+    res = cli(*sets, "--read-only", "aliases", "set", "x", "bob@lab.test", "--yes", lab=lab)
     assert res.returncode == 1 and "read-only" in res.stderr
+
+
+def test_cli_edits_ask_first_and_refuse_without_yes_off_a_terminal(lab, pf_copy, tmp_path, on_terminal):
+    """add/set/remove are destructive: without --yes and without a terminal nothing is written (exit 1),
+    and the refusal shows the diff and the rebuild command; on a terminal they ask, and only "y" saves.
+    Before, they saved straight away."""
+    sets = ["--set", f"postfix.config_dir={pf_copy}", "--set", f"aliases.path={pf_copy}/aliases",
+            "--set", f"general.audit_log={tmp_path}/audit.log"]
+    path = pf_copy / "aliases"
+    db = Path(str(path) + ".db")
+    before, db_before = path.read_bytes(), db.read_bytes()
+    for action in (["add", "helpdesk", "bob@lab.test"], ["set", "postmaster", "bob@lab.test"],
+                   ["remove", "sales"]):
+        res = cli(*sets, "aliases", *action, lab=lab)  # stdin is not a terminal (subprocess.run's default)
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "refusing without --yes (not a terminal)" in res.stderr
+        assert "+++" in res.stderr and f"then run: {shutil.which('newaliases') or 'newaliases'}" in res.stderr
+        assert path.read_bytes() == before and db.read_bytes() == db_before
+        assert not (tmp_path / "audit.log").exists() or not (tmp_path / "audit.log").read_text()
+    res = cli(*sets, "aliases", "--json", "add", "helpdesk", "bob@lab.test", lab=lab)
+    assert res.returncode == 1 and res.stdout == "" and "refusing without --yes" in res.stderr
+    assert path.read_bytes() == before
+    toml = ["--config", str(Path(lab["state_dir"]) / "mailtop.toml"), *sets]
+    for typed in (b"n\n", b"\n", b"\x04"):  # no, Enter, Ctrl-D
+        res = on_terminal([*toml, "aliases", "add", "helpdesk", "bob@lab.test"], typed)
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "+helpdesk: bob@lab.test" in res.stdout and "proceed? [y/N]" in res.stdout
+        assert "nothing done" in res.stderr and "Traceback" not in res.stderr
+        assert path.read_bytes() == before
+    res = on_terminal([*toml, "aliases", "add", "helpdesk", "bob@lab.test"], b"y\n")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "saved: " in res.stdout
+    assert query("helpdesk", f"hash:{path}", pf_copy) == "bob@lab.test"
 
 
 def test_sigkill_during_saves_with_the_real_rebuild(lab, pf_copy):
