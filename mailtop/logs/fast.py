@@ -31,6 +31,7 @@ import os
 import re
 from collections.abc import Iterable
 
+from mailtop import queueid
 from mailtop.logs import parse as P
 from mailtop.logs.stats import LogStats, _addr_domain, _bucket, _Hist, _norm_addr, gimme_domain
 
@@ -113,12 +114,12 @@ class ReportFlows:
 
 # ----------------------------------------------------------------------------- the line pattern
 
-_QID_SHORT = r"[0-9A-F]{5,12}"
-_QID_LONG_CHARS = "[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]"
-# is_queue_id() for a long ID also wants 10 <= len, and the parser looks for ": " in the first 24
-# characters of the message, so at most 22 characters.
-_QID = rf"(?:{_QID_SHORT}|(?=[0-9A-Za-z]{{10,22}}: ){_QID_LONG_CHARS}{{6,}}z{_QID_LONG_CHARS}+)"
-_QID_ANY = rf"(?:{_QID_SHORT}|{_QID_LONG_CHARS}{{6,}}z{_QID_LONG_CHARS}+)"
+# Exactly what is_queue_id() accepts (mailtop.queueid); the parser looks for "QID: " up to
+# queueid.MAX_LEN + 2 characters into the message, so every ID these match is seen there too.
+_QID = rf"(?:{queueid.SHORT_PATTERN}|{queueid.LONG_PATTERN})"
+assert P._QID_WINDOW >= queueid.MAX_LEN + 2
+# Anything that might be read as a queue ID (wider than _QID: a line starting so is never "plain").
+_QID_ANY = r"(?:[0-9A-F]+|[0-9A-Za-z]+z[0-9A-Za-z]+)"
 _DELIVERY = P._DELIVERY.pattern
 assert _DELIVERY.startswith("to=<") and _DELIVERY.endswith(r"\Z")
 

@@ -13,7 +13,9 @@ The Postfix ``syslog_name`` may be anything (``postfix``, ``postfix-lab``, ``pos
 (``smtpd``, ``qmgr``, ...) or its first component starts with ``postfix``. ``LogEvent.instance`` keeps
 the syslog_name without the daemon (``postfix-lab/submission``), ``LogEvent.service`` the daemon.
 
-Short (hex) and long (``enable_long_queue_ids``) queue IDs are both recognised.
+Short (hex, 6-21 characters: 13 and more on XFS and other file systems with large inode numbers) and
+long (``enable_long_queue_ids``) queue IDs are both recognised, by ``mailtop.queueid.is_queue_id``, the
+validator the queue actions use too.
 
 Classic timestamps carry no year: ``YearGuesser`` picks one from a reference time (the file's
 modification time, or now) so that a line is never more than a day in the future, and moves to the
@@ -30,6 +32,9 @@ import re
 import time
 from datetime import datetime
 from typing import NamedTuple
+
+from mailtop.queueid import MAX_LEN as _QID_MAX
+from mailtop.queueid import is_queue_id
 
 __all__ = [
     "LogEvent", "LineParser", "YearGuesser", "parse_line", "is_queue_id", "MAX_LINE",
@@ -89,9 +94,6 @@ POSTFIX_SERVICES = frozenset({
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
 
-# Long queue IDs (enable_long_queue_ids): base-51 time, 'z', base-51 inode; no vowels.
-_LONG_QID = re.compile(r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{6,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+\Z")
-_HEX = "0123456789ABCDEF"
 
 _DELIVERY = re.compile(
     r"to=<(?P<to>[^>]*)>, (?:orig_to=<(?P<orig>[^>]*)>, )?relay=(?P<relay>[^,]+), "
@@ -170,14 +172,6 @@ class LogEvent(NamedTuple):
         return self.kind == DELIVERY and self.status in FINAL_STATUSES
 
 
-def is_queue_id(token: str) -> bool:
-    """A Postfix queue ID (short hex or long format)."""
-    n = len(token)
-    if 5 <= n <= 12 and not token.strip(_HEX):
-        return True
-    return n >= 10 and "z" in token and _LONG_QID.match(token) is not None
-
-
 class YearGuesser:
     """The year of a classic (year-less) timestamp.
 
@@ -234,6 +228,7 @@ def _client_ip(client: str) -> str:
 
 
 _tn = tuple.__new__
+_QID_WINDOW = _QID_MAX + 2      # "QID: " is looked for only where a queue ID can end
 _INF = float("inf")
 
 
@@ -438,7 +433,7 @@ class LineParser:
     def _postfix(self, ts: float, line: str, host: str, inst: str, svc: str, pid: int, msg: str) -> LogEvent:
         qid = ""
         body = msg
-        c = msg.find(": ", 0, 24)
+        c = msg.find(": ", 0, _QID_WINDOW)
         if c > 0:
             head = msg[:c]
             if head == "NOQUEUE":

@@ -44,11 +44,8 @@ from typing import Any
 
 from mailtop.mta.postfix import PostfixQueue, QueueError, find_program
 from mailtop.ops.audit import append_audit
+from mailtop.queueid import is_queue_id
 
-# Short IDs: hex microseconds (5 digits) + hex inode number. Long IDs: 6 + 4 characters of seconds and
-# microseconds in base 52, "z", then the inode number in base 51 (no vowels, so no words).
-_SHORT_ID = re.compile(r"[0-9A-F]{6,20}")
-_LONG_ID = re.compile(r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,20}")
 _DOMAIN = re.compile(r"(?=.{1,253}$)(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,62}))*\.?)")
 
 POSTSUPER_ACTIONS = {
@@ -68,11 +65,6 @@ class InvalidQueueId(ValueError):
         self.bad = tuple(bad)
         shown = ", ".join(repr(b) for b in self.bad[:5]) + (" ..." if len(self.bad) > 5 else "")
         super().__init__(f"not a Postfix queue ID: {shown}")
-
-
-def is_queue_id(text: str) -> bool:
-    """True for a short (hex) or long (``enable_long_queue_ids``) Postfix queue ID."""
-    return bool(_SHORT_ID.fullmatch(text) or _LONG_ID.fullmatch(text))
 
 
 def validate_queue_ids(ids: Iterable[str]) -> list[str]:

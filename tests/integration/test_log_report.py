@@ -67,6 +67,13 @@ def test_equal_to_pflogsumm_on_the_lab_capture():
     assert data["totals"]["received"] > 100 and data["totals"]["deferrals"] > 100
 
 
+def test_equal_to_pflogsumm_on_the_xfs_capture():
+    """14-character short queue IDs (queue file inodes on XFS) and long queue IDs: every message counted."""
+    data = assert_equal_totals(DATA / "lab-xfs-postfix.log", "postfix-lab")
+    t = data["totals"]
+    assert t["received"] >= 30 and t["delivered"] >= 20 and t["deferred"] >= 5 and t["bounced"] >= 2
+
+
 def test_equal_to_pflogsumm_on_a_generated_log(tmp_path: Path):
     log = tmp_path / "gen.log"
     subprocess.run([sys.executable, str(REPO / "tests/bench/gen_maillog.py"), str(log), "--lines", "60000",

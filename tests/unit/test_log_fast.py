@@ -245,6 +245,47 @@ def test_random_shuffles_of_a_generated_log(tmp_path: Path):
     _same([_write(tmp_path, "shuffled.log", "".join(lines))])
 
 
+# Queue IDs of every real length: short IDs of 13-21 characters (file systems with large inode numbers;
+# 14 is what the XFS lab capture lab-xfs-postfix.log has, the others are hand-made from it) and long IDs
+# (enable_long_queue_ids) of 12-24 characters, "z" in the time part too; then IDs that are not.
+QIDS = ["5A58E" + "4" + "0" * (n - 8) + "88" for n in range(13, 22)] + [
+    "4jZTjy5Dzyz1", "4jZTjy4sdZzxmQmbt", "4YQ3Xz5ZbBz1n2", "4jZTjy5DzyzxmQmbxbcdfgh", "4jZTjyy5DzyzxmQmbxbcdfgh"]
+NOT_QIDS = ["5A58E" + "0" * 17, "ABCDE", "4jZTjy5Dzyz" + "1" * 13, "4jaTjy5Dzyz1", "4jZTjy5Dzyzxm1z"]
+
+
+def _message(qid: str, i: int) -> str:
+    s = f"Nov 24 11:{i:02d}"
+    return (f"{s}:00 mail postfix/smtpd[1]: {qid}: client=c{i}.example[192.0.2.{i}]\n"
+            f"{s}:01 mail postfix/cleanup[2]: {qid}: message-id=<{i}@c.example>\n"
+            f"{s}:02 mail postfix/qmgr[3]: {qid}: from=<s{i}@c.example>, size={1000 + i}, nrcpt=2 (queue active)\n"
+            f"{s}:03 mail postfix/smtp[4]: {qid}: to=<r{i}@far.example>, relay=none, delay=1, "
+            f"delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to far.example[192.0.2.99]:25: refused)\n"
+            f"{s}:04 mail postfix/lmtp[5]: {qid}: to=<alice@lab.test>, relay=127.0.0.1[127.0.0.1]:2424, "
+            f"delay=0.{i:02d}, delays=0/0/0/0, dsn=2.0.0, status=sent (250 2.0.0 Saved)\n"
+            f"{s}:05 mail postfix/smtp[4]: {qid}: to=<r{i}@far.example>, relay=none, delay=9, dsn=5.4.4, "
+            f"status=bounced (Host not found)\n"
+            f"{s}:06 mail postfix/bounce[6]: {qid}: sender non-delivery notification: {qid[::-1]}\n"
+            f"{s}:07 mail postfix/qmgr[3]: {qid}: removed\n")
+
+
+def test_identical_for_queue_ids_of_every_length_and_the_fast_pattern_reads_them(tmp_path: Path):
+    text = "".join(_message(q, i) for i, q in enumerate(QIDS + NOT_QIDS))
+    data = _same([_write(tmp_path, "qids.log", text)])
+    t = data["totals"]
+    n = len(QIDS)
+    assert (t["received"], t["delivered"], t["deferred"], t["bounced"]) == (n, n, n, n)
+    assert t["bytes_received"] == sum(1000 + i for i in range(n))
+    assert data["delays"]["all"]["count"] == 2 * n
+    for q in QIDS:                        # read by the fast pattern itself, not only by the fallback
+        for line in _message(q, 1).splitlines():
+            m = fast._LINE.match(line)
+            assert m is not None and m["qid"] == q, line
+    for q in NOT_QIDS:
+        for line in _message(q, 1).splitlines():
+            m = fast._LINE.match(line)
+            assert m is None or m["qid"] is None, line
+
+
 def test_fast_stats_keep_no_message_history(tmp_path: Path):
     p = _write(tmp_path, "lab.log", (DATA / "lab-postfix.log").read_bytes())
     assert summarize([p]).recent_flows() == []

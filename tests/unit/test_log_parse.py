@@ -191,3 +191,83 @@ def test_mangled_real_lines_never_raise(line: str, cut: int, junk: bytes):
     mangled = line[:cut] + junk.decode("utf-8", "replace") + line[cut:]
     ev = LineParser().parse(mangled)
     LogStats().add(ev)
+
+
+# --------------------------------------------------------------------------- queue IDs of every length
+# lab-xfs-postfix.log (real, capture-xfs.sh): short IDs of 14 characters (queue file inodes on XFS,
+# 0x400000087...) and long IDs (enable_long_queue_ids), some with a "z" inside the time part.
+XFS_SENT = ("Nov 25 19:08:38 mail postfix-lab/lmtp[3229]: 5A58E400000088: to=<alice@lab.test>, "
+            "relay=127.0.0.1[127.0.0.1]:2424, delay=0.02, delays=0/0.01/0/0.01, dsn=2.0.0, status=sent (250 ok)")
+
+
+def test_short_queue_ids_of_13_and_more_characters_from_an_xfs_lab():
+    evs = _events("lab-xfs-postfix.log")
+    qids = {e.queue_id for e in evs if e.queue_id}
+    assert {len(q) for q in qids if not q.count("z")} == {14}
+    sent = [e for e in evs if e.kind == P.DELIVERY and e.status == "sent" and len(e.queue_id) == 14]
+    assert len(sent) >= 10
+    kinds = Counter(e.kind for e in evs if len(e.queue_id) == 14)
+    for kind in (P.CLIENT, P.MESSAGE_ID, P.QUEUED, P.DELIVERY, P.REMOVED, P.NOTIFY):
+        assert kinds[kind] > 0, kind
+    # every "QID: " line of the capture has its queue ID read (none is left as info without one)
+    for e in evs:
+        head = e.line.split("]: ", 1)[1].split(": ", 1)[0]
+        assert e.queue_id == (head if head.isalnum() and len(head) >= 13 else e.queue_id), e.line
+    e = _one(XFS_SENT)
+    assert (e.kind, e.queue_id, e.status, e.address) == (P.DELIVERY, "5A58E400000088", "sent", "alice@lab.test")
+
+
+def test_long_queue_ids_from_the_lab_including_a_z_in_the_time_part():
+    evs = _events("lab-xfs-postfix.log")
+    long_ids = {e.queue_id for e in evs if "z" in e.queue_id}
+    assert len(long_ids) >= 10
+    # Postfix's time part is base 52 (the "z" included); only the inode part (base 51) has none
+    assert any("z" in q[:10] for q in long_ids)
+    z_time = next(e for e in evs if e.kind == P.DELIVERY and "z" in e.queue_id[:10])
+    assert z_time.status and is_queue_id(z_time.queue_id)
+
+
+# Hand-made lines of the real format (the lab cannot make inode numbers of 2**40 and more): the
+# short IDs of XFS capture lines with longer inode numbers, up to the 16 hex digits of a 64-bit inode.
+HAND_SHORT = ["5A58E" + "4" + "0" * (n - 8) + "88" for n in range(13, 22)]      # 13..21 characters
+HAND_LONG = ["4jZTjy5Dzyz1", "4jZTjy4sdZzxmQmbt", "4YQ3Xz5ZbBz1n2", "4jZTjy5DzyzxmQmbxbcdfgh",
+             "4jZTjyy5Dzyz1", "4jZTjyy5DzyzxmQmbxbcdfgh"]                         # 12..24 characters
+NOT_QUEUE_IDS = ["", "ABCDE", "5A58E" + "0" * 17, "5a58e400000088", "5A58E40000008G", "NOQUEUE", "warning",
+                 "4jZTjy5Dzy", "4jZTjy5Dzyz", "4jZTjy5Dz1", "4jZTj5Dzyz1", "4jZTjy5Dzyzxm1z", "4jaTjy5Dzyz1",
+                 "4jZTjy5Dzyz" + "1" * 13, "4jZTjyyy5Dzyz1", "ABCDEF0123456 ", " ABCDEF0123456"]
+
+
+def test_queue_id_lengths_and_formats_one_validator_for_logs_and_queue():
+    from mailtop.mta import actions
+
+    assert is_queue_id is actions.is_queue_id      # one validator (mailtop.queueid), not two that drift
+    assert [len(q) for q in HAND_SHORT] == list(range(13, 22))
+    for q in HAND_SHORT + HAND_LONG:
+        assert is_queue_id(q), q
+    for q in NOT_QUEUE_IDS:
+        assert not is_queue_id(q), q
+
+
+def test_every_queue_id_format_is_read_from_a_delivery_line():
+    for q in HAND_SHORT + HAND_LONG:
+        e = _one(XFS_SENT.replace("5A58E400000088", q))
+        assert (e.kind, e.queue_id, e.status) == (P.DELIVERY, q, "sent"), q
+        n = _one(f"Nov 25 19:08:47 mail postfix-lab/bounce[3324]: {q}: sender non-delivery notification: {q}")
+        assert (n.kind, n.queue_id, n.linked_queue_id) == (P.NOTIFY, q, q)
+    for q in NOT_QUEUE_IDS:
+        if q and q.strip() == q and q != "warning":
+            e = _one(XFS_SENT.replace("5A58E400000088", q))
+            assert e.kind == P.INFO and e.queue_id == "", q
+
+
+def test_trace_follows_a_14_character_and_a_long_queue_id_from_the_xfs_lab():
+    from mailtop.logs.trace import trace
+
+    lines = (DATA / "lab-xfs-postfix.log").read_text().splitlines()
+    sent = [e for e in _events("lab-xfs-postfix.log") if e.kind == P.DELIVERY and e.status == "sent"]
+    for qid in (next(e.queue_id for e in sent if len(e.queue_id) == 14),
+                next(e.queue_id for e in sent if "z" in e.queue_id)):
+        r = trace(qid, lines)
+        assert r.query_kind == "queue_id" and r.queue_ids[0] == qid, qid
+        assert any(f"{qid}: removed" in ln for ln in r.lines) and any(f"{qid}: client=" in ln for ln in r.lines)
+        assert [m.queue_id for m in r.messages][:1] == [qid] and r.messages[0].removed

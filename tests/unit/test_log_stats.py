@@ -78,9 +78,9 @@ def test_windows_and_delay_percentiles():
         t = time.localtime(time.mktime((2025, 11, 25, 10, 0, 0, 0, 0, -1)) + 30 * i)
         stamp = time.strftime("%b %d %H:%M:%S", t)
         relay, dom = ("mx1[192.0.2.1]:25", "a.example") if i % 2 else ("mx2[192.0.2.2]:25", "b.example")
-        s.add(p.parse(f"{stamp} mail postfix/smtp[5]: {0xA0000 + i:X}: to=<u{i}@{dom}>, relay={relay}, "
+        s.add(p.parse(f"{stamp} mail postfix/smtp[5]: {0xA00000 + i:X}: to=<u{i}@{dom}>, relay={relay}, "
                       f"delay={i / 10}, delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)"))
-        s.add(p.parse(f"{stamp} mail postfix/smtp[5]: {0xB0000 + i:X}: to=<v@{dom}>, relay=none, delay=9999, "
+        s.add(p.parse(f"{stamp} mail postfix/smtp[5]: {0xB00000 + i:X}: to=<v@{dom}>, relay=none, delay=9999, "
                       "delays=0/0/0/0, dsn=4.4.1, status=deferred (connect to mx[192.0.2.9]:25: Connection timed out)"))
     allc = s.counts()
     assert (allc.delivered, allc.deferred) == (100, 100)
