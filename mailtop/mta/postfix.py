@@ -41,7 +41,11 @@ def find_program(name: str, bin_dir: Path) -> str | None:
 
 
 def parse_json_record(line: bytes | str) -> dict[str, Any] | None:
-    """One ``postqueue -j`` line -> the object, or None when it is not a valid queue record."""
+    """One ``postqueue -j`` line -> the object, or None when it is not a valid queue record.
+
+    ``queue_id``, ``queue_name`` and ``arrival_time`` are required; ``message_size`` (default 0) and
+    ``recipients`` (default none) are optional, but of the right type when present, as is each
+    recipient's ``delay_reason``."""
     try:
         d = json.loads(line)
     except ValueError:
@@ -62,7 +66,8 @@ def parse_json_record(line: bytes | str) -> dict[str, Any] | None:
     ):
         return None
     for r in rcpts:
-        if not isinstance(r, dict) or not isinstance(r.get("address", None), str):
+        if not isinstance(r, dict) or not isinstance(r.get("address", None), str) \
+                or not isinstance(r.get("delay_reason", ""), str):
             return None
     return d
 
@@ -111,8 +116,9 @@ def feed_json_lines(
             builder.add(entry)
             on_entry(entry)
         else:
-            add_raw(d["queue_name"], d["queue_id"], d["arrival_time"], d["message_size"],
-                    [(r["address"], r.get("delay_reason", "")) for r in d["recipients"]])
+            # message_size and recipients are optional (parse_json_record, entry_from_record): 0 and none
+            add_raw(d["queue_name"], d["queue_id"], d["arrival_time"], d.get("message_size", 0),
+                    [(r["address"], r.get("delay_reason", "")) for r in d.get("recipients", ())])
     return n
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailtop.mta.mailq_text import parse_mailq
-from mailtop.mta.postfix import entry_from_record, parse_json_record, summarize_json_lines
+from mailtop.mta.postfix import entry_from_record, feed_json_lines, parse_json_record, summarize_json_lines
 from mailtop.mta.records import QueueEntry, address_domain, shape_bucket
 from mailtop.mta.summary import SummaryBuilder, group_reason
 
@@ -78,6 +78,32 @@ def test_malformed_lines_are_skipped_and_counted() -> None:
     assert s.skipped == len(bad)
     assert s.total_messages == len(LINES)
     assert s.warnings and "malformed" in s.warnings[0]
+
+
+def test_records_without_the_optional_size_or_recipients_are_counted_not_a_keyerror() -> None:
+    """parse_json_record accepts a record without message_size or recipients (optional, as entry_from_record
+    reads them); the summary's fast path read d["message_size"] and d["recipients"] and raised KeyError."""
+    raw = records()
+    no_size = {k: v for k, v in raw[0].items() if k != "message_size"}
+    no_rcpts = {k: v for k, v in raw[1].items() if k != "recipients"}
+    lines = [json.dumps(no_size).encode(), json.dumps(no_rcpts).encode(), *LINES[2:]]
+    s = summarize_json_lines(lines, NOW)
+    assert s.skipped == 0 and s.total_messages == len(LINES)
+    full = summarize_json_lines(LINES, NOW)
+    assert sum(q.bytes for q in s.queues) == sum(q.bytes for q in full.queues) - raw[0]["message_size"]
+    assert sum(q.recipients for q in s.queues) == sum(q.recipients for q in full.queues) - len(raw[1]["recipients"])
+    # the path that also builds entries (mailtop queue list) reads them the same way
+    builder, entries = SummaryBuilder(NOW, "postqueue -j"), []
+    feed_json_lines(builder, lines, on_entry=entries.append)
+    assert builder.result().queues == s.queues
+    assert entries[0].size == 0 and entries[1].recipients == ()
+
+
+def test_a_recipient_whose_delay_reason_is_not_text_is_malformed() -> None:
+    rec = records()[0]
+    rec["recipients"][0]["delay_reason"] = 5  # before: TypeError out of the reason grouping
+    s = summarize_json_lines([json.dumps(rec).encode(), *LINES[1:]], NOW)
+    assert s.skipped == 1 and s.total_messages == len(LINES) - 1
 
 
 def test_summary_only_keeps_no_messages() -> None:
