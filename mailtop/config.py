@@ -189,6 +189,9 @@ class ProbeConfig:
     """Wait with IMAP IDLE when the server offers it; otherwise (or when false) poll."""
     poll_interval: float = 2.0
     """Seconds between mailbox checks when polling."""
+    allow_plaintext_login: bool = False
+    """Log in to the probe mailbox without TLS when [imap] tls_port = 0 and the server offers no STARTTLS
+    (the password crosses the network in clear text). Off: the probe refuses."""
 
 
 @dataclass(frozen=True)

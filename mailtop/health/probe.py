@@ -121,6 +121,8 @@ class ProbeSettings:
     poll_interval: float = 1.0
     idle: bool = True
     """Use IMAP IDLE when the server offers it (otherwise poll)."""
+    imap_plaintext_ok: bool = False
+    """Log in over plain IMAP when the server offers no STARTTLS ([probe] allow_plaintext_login)."""
 
     @classmethod
     def from_config(cls, cfg: Any, target: str | None = None, timeout: float | None = None) -> ProbeSettings:
@@ -151,6 +153,7 @@ class ProbeSettings:
             state_dir=Path(cfg.general.state_dir).expanduser(),
             poll_interval=float(p.poll_interval),
             idle=bool(p.idle),
+            imap_plaintext_ok=bool(p.allow_plaintext_login),
         )
 
 
@@ -417,6 +420,10 @@ def build_probe(settings: ProbeSettings, token: str, sender: str) -> email.messa
 _MAILBOX_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, ValueError)
 
 
+class InsecureRefused(ValueError):
+    """The probe will not send the mailbox password in clear text (no TLS offered)."""
+
+
 class _Mailbox:
     def __init__(self, settings: ProbeSettings, password: str, deadline: float) -> None:
         from imapclient import IMAPClient
@@ -427,8 +434,14 @@ class _Mailbox:
         self.client = IMAPClient(s.imap_host, port=s.imap_port, ssl=s.imap_implicit_tls, ssl_context=ctx,
                                  timeout=timeout)
         try:
-            if not s.imap_implicit_tls and self.client.has_capability("STARTTLS"):
-                self.client.starttls(ctx)
+            if not s.imap_implicit_tls:
+                if self.client.has_capability("STARTTLS"):
+                    self.client.starttls(ctx)
+                elif not s.imap_plaintext_ok:
+                    raise InsecureRefused(
+                        f"the IMAP server {s.imap_host}:{s.imap_port} offers no STARTTLS (and [imap] tls_port is 0):"
+                        " refusing to send the probe mailbox's password in clear text (set [imap] tls_port, or"
+                        " [probe] allow_plaintext_login = true to accept it)")
             self.client.login(s.mailbox_user, password)
             info = self.client.select_folder("INBOX", readonly=True)
             self.uidnext = int(info.get(b"UIDNEXT", 1))
@@ -522,7 +535,7 @@ async def _send(settings: ProbeSettings, password: str, msg: email.message.Email
             await smtp.starttls(tls_context=ctx, validate_certs=not s.smtp_insecure)
             how.append("STARTTLS")
         elif s.submit_mode == "submission":
-            raise ValueError("the submission server does not offer STARTTLS; refusing to send a password in clear")
+            raise InsecureRefused("the submission server does not offer STARTTLS; refusing to send a password in clear")
         if s.submit_mode == "submission":
             await smtp.login(s.submit_user, password)
             how.append("AUTH")
@@ -546,6 +559,8 @@ def _describe(exc: BaseException) -> str:
 
     from mailtop.health.access import classify
 
+    if isinstance(exc, InsecureRefused):
+        return str(exc)
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         return f"authentication failed: {exc.code} {exc.message}"
     if isinstance(exc, aiosmtplib.SMTPResponseException):

@@ -243,3 +243,83 @@ def test_mailbox_tarpit_ends_within_the_timeout(tmp_path):
     assert r.status is ProbeStatus.MAILBOX_FAILED and "timeout" in r.detail
     assert time.monotonic() - t0 < 2.0
     assert read_history(tmp_path) == ()
+
+
+class _PlainImapWithoutStarttls:
+    """An IMAP server on loopback that offers no STARTTLS (plain port, no TLS at all) and records every byte the
+    client sends: the probe's mailbox step against the case the lab's Dovecot never gives (it always offers
+    STARTTLS). It answers CAPABILITY, refuses LOGIN (NO) and says BYE to LOGOUT."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.received = b""
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(1)
+        self.srv.settimeout(10)
+        self.port = self.srv.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.srv.accept()
+        except OSError:
+            return  # the test ended without a client
+        with conn:
+            conn.settimeout(10)
+            conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN IDLE] plain test server ready\r\n")
+            buf = b""
+            while True:
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                self.received += data
+                buf += data
+                while b"\r\n" in buf:
+                    line, buf = buf.split(b"\r\n", 1)
+                    tag, _, rest = line.partition(b" ")
+                    command = rest.split(b" ", 1)[0].upper()
+                    if command == b"CAPABILITY":
+                        conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN IDLE\r\n" + tag + b" OK done\r\n")
+                    elif command == b"LOGOUT":
+                        conn.sendall(b"* BYE\r\n" + tag + b" OK bye\r\n")
+                        return
+                    else:
+                        conn.sendall(tag + b" NO [AUTHENTICATIONFAILED] not here\r\n")
+
+    def close(self) -> None:
+        self.srv.close()
+        self.thread.join(10)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_probe_refuses_a_clear_text_mailbox_login_unless_allowed(tmp_path, allowed):
+    """[imap] tls_port = 0 and no STARTTLS offered: the probe refuses to send the password in clear (as its SMTP
+    side does), unless [probe] allow_plaintext_login. Before, it logged in in clear text."""
+    server = _PlainImapWithoutStarttls()
+    try:
+        settings = _settings(tmp_path, imap_port=server.port, imap_implicit_tls=False, imap_plaintext_ok=allowed)
+        r = run_probe_sync(settings, "s3cret-pw", record=False)
+    finally:
+        server.close()
+    assert r.status is ProbeStatus.MAILBOX_FAILED
+    if allowed:
+        assert b"LOGIN" in server.received.upper() and b"s3cret-pw" in server.received
+        assert "authentication failed" in r.detail
+    else:
+        assert b"LOGIN" not in server.received.upper() and b"s3cret-pw" not in server.received
+        assert "offers no STARTTLS" in r.detail and "refusing to send the probe mailbox's password" in r.detail
+        assert "allow_plaintext_login" in r.detail
+
+
+def test_allow_plaintext_login_comes_from_the_probe_section(tmp_path):
+    toml = tmp_path / "m.toml"
+    toml.write_text('[imap]\ntls_port = 0\n[probe]\nsender = "probe@lab.test"\nmailbox_user = "probe"\n')
+    assert ProbeSettings.from_config(load_config(toml, environ={}, detect=False)).imap_plaintext_ok is False
+    toml.write_text(toml.read_text() + "allow_plaintext_login = true\n")
+    assert ProbeSettings.from_config(load_config(toml, environ={}, detect=False)).imap_plaintext_ok is True
