@@ -232,6 +232,8 @@ class ThresholdsConfig:
     defer_rate_crit: float = 30.0
     bounce_rate_warn: float = 5.0
     bounce_rate_crit: float = 20.0
+    rate_min_attempts: int = 20
+    """Delivery attempts in the log window below which the defer/bounce rates are not judged (OK)."""
     auth_failures_warn: int = 20
     """Authentication failures from one client address in the log window."""
     auth_failures_crit: int = 100

@@ -17,7 +17,9 @@
 * ``top_senders/top_recipients/top_domains(n)``.
 
 ``window_health(stats, window)`` and ``log_findings(stats, thresholds)`` give the defer and bounce
-rates and auth-failure bursts of the last window, for the health checks.
+rates and auth-failure bursts of the last window, for the health checks; the rates are judged only
+from ``thresholds.rate_min_attempts`` delivery attempts in the window (below it: OK, "too few attempts
+to judge (N)"), so one bounce out of one attempt on a quiet server pages nobody.
 
 Windows are counted in whole minutes: "the last 5 minutes" is the minute that holds "now" and the
 four before it. "now" for the windows is ``clock()`` when a clock is given (the dashboard passes ``time.time``), else
@@ -688,6 +690,9 @@ def log_findings(stats: LogStats, thresholds, now: float | None = None) -> list:
     h = window_health(stats, min(win, stats.window_max), burst=int(thresholds.auth_failures_warn), now=now)
     out = []
     minutes = f"{win / 60:g} min"
+    # A rate needs a sample: one bounce out of one attempt is 100 %, which says nothing on a quiet server.
+    min_attempts = int(thresholds.rate_min_attempts)
+    too_few = h.attempts < min_attempts
     for name, rate, warn, crit in (
         ("defer_rate", h.defer_rate, thresholds.defer_rate_warn, thresholds.defer_rate_crit),
         ("bounce_rate", h.bounce_rate, thresholds.bounce_rate_warn, thresholds.bounce_rate_crit),
@@ -695,15 +700,22 @@ def log_findings(stats: LogStats, thresholds, now: float | None = None) -> list:
         status = Status.CRITICAL if rate >= crit else Status.WARNING if rate >= warn else Status.OK
         what = "deferred" if name == "defer_rate" else "bounced"
         n = h.deferred if name == "defer_rate" else h.bounced
+        summary = f"{rate:.1f}% of {h.attempts} delivery attempts {what} in the last {minutes}"
+        if too_few:
+            status = Status.OK
+            summary = f"too few attempts to judge ({h.attempts}): {n} of {h.attempts} delivery attempts {what} " \
+                      f"in the last {minutes}"
         hint = ""
         if status != Status.OK:
             top = stats.top_reasons(what, win, 1, now=now)
             hint = f"most common reason: {top[0][1]}" if top else ""
         out.append(Finding(
-            id=f"logs.{name}", status=status,
-            summary=f"{rate:.1f}% of {h.attempts} delivery attempts {what} in the last {minutes}",
-            details=f"{n} {what}, {h.delivered} delivered", hint=hint,
+            id=f"logs.{name}", status=status, summary=summary,
+            details=f"{n} {what}, {h.delivered} delivered" + (
+                f"; rates are judged from {min_attempts} attempts (thresholds.rate_min_attempts)" if too_few else ""),
+            hint=hint,
             metrics=(Metric(name, round(rate, 2), "%", warn, crit, 0, 100),),
+            data={"attempts": h.attempts, "min_attempts": min_attempts},
         ))
     worst = h.auth_failures_by_client[0] if h.auth_failures_by_client else ("", 0)
     crit_n, warn_n = thresholds.auth_failures_crit, thresholds.auth_failures_warn

@@ -126,6 +126,48 @@ def test_findings_on_lab_capture():
     assert f["logs.defer_rate"].metrics[0].value > 30
 
 
+# Real lab lines (lab-postfix.log), repeated with other queue IDs and times: a quiet server's window.
+BOUNCED = ("Nov 25 18:15:{s:02d} mail postfix-lab/lmtp[875]: {q:X}: to=<ghost@lab.test>, relay=127.0.0.1[127.0.0.1]"
+           ":2424, delay=0.04, delays=0.01/0.02/0/0.02, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: "
+           "550 5.1.1 <ghost@lab.test> User doesn't exist: ghost@lab.test (in reply to RCPT TO command))")
+DEFERRED = ("Nov 25 18:15:{s:02d} mail postfix-lab/smtp[698]: {q:X}: to=<someone@example.com>, relay=none, "
+            "delay=65, delays=64/0.02/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:2999: "
+            "Connection refused)")
+
+
+def _window(*lines: str) -> LogStats:
+    p = LineParser(time.mktime((2025, 11, 26, 0, 0, 0, 0, 0, -1)))
+    s = LogStats()
+    for i, fmt in enumerate(lines):
+        s.add(p.parse(fmt.format(s=i % 60, q=0xE190A5168D2 + i)))
+    return s
+
+
+def test_one_bounce_out_of_one_attempt_is_too_few_to_judge():
+    s = _window(BOUNCED)
+    f = {x.id: x for x in log_findings(s, ThresholdsConfig())}
+    assert ThresholdsConfig().rate_min_attempts == 20
+    assert f["logs.bounce_rate"].status is Status.OK and f["logs.defer_rate"].status is Status.OK
+    assert f["logs.bounce_rate"].summary.startswith("too few attempts to judge (1)")
+    assert f["logs.bounce_rate"].metrics[0].value == 100.0        # the rate is still reported as data
+    assert f["logs.bounce_rate"].data == {"attempts": 1, "min_attempts": 20} and not f["logs.bounce_rate"].hint
+    # the same window judged when one attempt is enough: CRITICAL, as before the minimum existed
+    f = {x.id: x for x in log_findings(s, ThresholdsConfig(rate_min_attempts=1))}
+    assert f["logs.bounce_rate"].status is Status.CRITICAL
+    assert f["logs.bounce_rate"].summary == "100.0% of 1 delivery attempts bounced in the last 5 min"
+
+
+def test_rates_are_judged_from_the_minimum_number_of_attempts():
+    th = ThresholdsConfig()
+    below = {x.id: x for x in log_findings(_window(*[DEFERRED] * 15, *[BOUNCED] * 4), th)}
+    assert below["logs.defer_rate"].status is Status.OK and below["logs.bounce_rate"].status is Status.OK
+    assert below["logs.defer_rate"].summary.startswith("too few attempts to judge (19): 15 of 19 delivery attempts")
+    at = {x.id: x for x in log_findings(_window(*[DEFERRED] * 15, *[BOUNCED] * 5), th)}
+    assert at["logs.defer_rate"].status is Status.CRITICAL and at["logs.bounce_rate"].status is Status.CRITICAL
+    assert at["logs.defer_rate"].summary == "75.0% of 20 delivery attempts deferred in the last 5 min"
+    assert "Connection refused" in at["logs.defer_rate"].hint
+
+
 def test_syslog_name_filter_and_gimme_domain():
     s = _stats("lab-postfix.log", "lab-postfix-open.log", syslog_names=["postfix-open"])
     assert s.totals().received == 0 and s.skipped > 1000
