@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from mailtop.tui.plain import clean, status_style
+from mailtop.tui.plain import ShownLine, clean, status_style
 
 __all__ = ["LogLine", "LogView", "line_of", "status_style"]
 
@@ -101,6 +101,9 @@ class LogView(ScrollView, can_focus=True):
     def append(self, items: list[Any]) -> None:
         new = []
         for item in items:
+            if type(item) is ShownLine:  # prepared by the collector worker
+                new.append(LogLine(item.plain, item.style, item))
+                continue
             plain = clean(line_of(item)).rstrip("\n")
             new.append(LogLine(plain, getattr(item, "style", "") or status_style(plain), item))
         if not new:

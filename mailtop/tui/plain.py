@@ -10,6 +10,7 @@ so it never imports the UI.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 _SEQUENCE = re.compile(
     r"""
@@ -76,3 +77,25 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+class ShownLine(NamedTuple):
+    """A log line as the Log panel shows it, prepared off the UI thread (the collector worker)."""
+
+    plain: str
+    """Display-safe text (:func:`clean`)."""
+    style: str
+    """Colour by delivery status (:func:`status_style`)."""
+    queue_id: str = ""
+    """The parser's queue ID, for tracing ("" when the line has none)."""
+
+
+def shown_line(event: object) -> ShownLine:
+    """A parsed log event (anything with ``line``/``raw``, or a string) as a :class:`ShownLine`."""
+    if isinstance(event, str):
+        text = event
+    else:
+        text = next((v for v in (getattr(event, a, None) for a in ("raw", "line", "text")) if isinstance(v, str)),
+                    str(event))
+    plain = clean(text).rstrip("\n")
+    return ShownLine(plain, status_style(plain), getattr(event, "queue_id", "") or "")

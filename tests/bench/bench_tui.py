@@ -2,21 +2,31 @@
 """Benchmark: the dashboard's key-to-screen latency with a big queue and a fast-growing log.
 
     .venv/bin/python tests/bench/bench_tui.py [--messages 100000] [--rate 2000] [--seconds 60] [--keys 200]
+                                              [--in-process]
 
-Set-up (measured in one process, headless, 120x40):
+Set-up (headless, 120x40), with the dashboard's own sources (``build_sources``):
 
 * queue: ``--messages`` queue entries built by the queue core's own records from the recorded lab
   capture (``tests/data/queue/postqueue-j.jsonl``), with distinct IDs, ages, senders and domains
   (filling the real lab queue with 100,000 messages takes minutes; the panel sees the same records);
-  refreshed every ``refresh.queue`` seconds as with a real ``postqueue -j``;
+  ``BenchReader`` stands in for ``PostfixQueue`` and is read every ``refresh.queue`` seconds as a real
+  ``postqueue -j`` would be (each poll prepares the snapshot anew);
 * log: a writer thread appends ``--rate`` real lab log lines per second to a temporary file, and the
-  real log source (``LogMonitor``: follow, parse, statistics) tails it every ``refresh.log`` seconds.
+  real log source (``mailtop.logs.monitor.LogMonitor``: follow, parse, statistics) tails it every
+  ``refresh.log`` seconds.
+* by default the queue and the log are read in worker processes (``mailtop.tui.worker``), as in the
+  app; ``--in-process`` runs them in threads of the UI process instead (the design before), to compare.
 
 Measured: for ``--keys`` key presses (panel switches, cursor moves, re-sorting the queue, filter
 typing) the time from the key press (Pilot) until the first frame the app writes to the terminal after
-it (``App._display`` is timed; Pilot's own waiting for idle is not counted), as p50/p99/max per kind; process CPU use while driving keys and while
-idle; RSS at start, end and peak (ru_maxrss) over ``--seconds`` of running. The peer, measured in the
-same run, is the same app with an empty queue and a silent log: the ratio says what the load costs.
+it (``App._display`` is timed; Pilot's own waiting for idle is not counted). A key that changes the
+Queue panel's sort or filter is timed until the first frame after the new rows were drawn (the worker
+answers asynchronously; the bare first frame after the key would flatter it). A key that changes
+nothing on screen (a cursor move in an empty list: the peer) has no key-to-screen time: it is counted
+apart, not timed. Also:
+CPU of the UI process and of UI + workers, while driving keys and idle; RSS of the UI process and of
+the workers every 5 s over ``--seconds`` of running. The peer, measured in the same run, is the same
+app with an empty queue and a silent log: the ratio says what the load costs.
 """
 
 from __future__ import annotations
@@ -37,15 +47,12 @@ import psutil
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+# Only the core at module level: the queue worker imports this module for BenchReader (no Textual there).
 from mailtop.config import load_config  # noqa: E402
-from mailtop.logs.monitor import LogMonitor  # noqa: E402
 from mailtop.mta.postfix import entry_from_record, parse_json_record  # noqa: E402
 from mailtop.mta.records import Recipient  # noqa: E402
 from mailtop.mta.records import Snapshot as QueueSnapshot  # noqa: E402
 from mailtop.mta.summary import SummaryBuilder  # noqa: E402
-from mailtop.tui.app import MailtopApp  # noqa: E402
-from mailtop.tui.collect import Source  # noqa: E402
-from mailtop.tui.panels.queue import prepare  # noqa: E402
 
 DATA = REPO / "tests" / "data"
 
@@ -65,6 +72,17 @@ def big_queue(n: int) -> QueueSnapshot:
         builder.add(e)
         entries.append(e)
     return QueueSnapshot(entries=tuple(entries), summary=builder.result())
+
+
+class BenchReader:
+    """Stands in for ``PostfixQueue`` in the queue worker: ``snapshot()`` returns the synthetic queue
+    (built once; each poll still prepares it, as a fresh ``postqueue -j`` would be)."""
+
+    def __init__(self, cfg: object, n: int) -> None:
+        self.queue = big_queue(n)
+
+    def snapshot(self) -> QueueSnapshot:
+        return self.queue
 
 
 class LogWriter(threading.Thread):
@@ -97,10 +115,33 @@ KEYS = [("switch", ["2"]), ("cursor", ["down"]), ("switch", ["3"]), ("cursor", [
         ("filter", ["escape"])]
 
 
-async def drive(app: MailtopApp, n_keys: int, seconds: float) -> dict:
+def family_rss(proc: psutil.Process) -> tuple[int, int]:
+    """RSS of the UI process and of its worker processes (children)."""
+    kids = 0
+    for child in proc.children(recursive=True):
+        try:
+            kids += child.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return proc.memory_info().rss, kids
+
+
+def family_cpu(proc: psutil.Process) -> float:
+    total = sum(proc.cpu_times()[:2])
+    for child in proc.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+async def drive(app, n_keys: int, seconds: float) -> dict:
     proc = psutil.Process()
     lat: dict[str, list[float]] = {}
-    rss = []
+    slow: list[tuple[float, str, str, int]] = []
+    blank: dict[str, int] = {}
+    rss: list[tuple[int, int]] = []
     displays: list[float] = []
     original_display = app._display
 
@@ -115,8 +156,12 @@ async def drive(app: MailtopApp, n_keys: int, seconds: float) -> dict:
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.5)
-        rss.append(proc.memory_info().rss)
-        cpu0, t0 = proc.cpu_times(), time.monotonic()
+        errors = {s.name: s.error for s in app.poller.snapshots.values() if s.error or not s.polls}
+        if errors:
+            raise SystemExit(f"a collector failed, nothing to measure: {errors}")
+        queue_panel = app.panel("queue")
+        rss.append(family_rss(proc))
+        cpu0, all0, t0 = proc.cpu_times(), family_cpu(proc), time.monotonic()
         presses = 0
         while presses < n_keys:
             for kind, keys in KEYS:
@@ -125,23 +170,42 @@ async def drive(app: MailtopApp, n_keys: int, seconds: float) -> dict:
                     start = time.perf_counter()
                     await pilot.press(key)
                     await pilot.pause()
-                    drawn = [t for t in displays if t >= start]
-                    # key-to-screen: from the key press to the first frame written after it
-                    lat.setdefault(kind, []).append((drawn[0] if drawn else time.perf_counter()) - start)
+                    ready = start
+                    if queue_panel.shown:  # wait for the rows of a new sort/filter (the worker's answer)
+                        for _ in range(1000):
+                            if not queue_panel.view_pending:
+                                break
+                            await asyncio.sleep(0.002)
+                        await pilot.pause()
+                        ready = max(start, queue_panel.drawn_at)
+                    drawn = [t for t in displays if t >= ready]
                     presses += 1
+                    if not drawn:  # nothing changed on screen (cursor at the end of an empty list)
+                        blank[kind] = blank.get(kind, 0) + 1
+                        continue
+                    # key-to-screen: from the key press to the first frame written after it (and after the rows)
+                    took = drawn[0] - start
+                    lat.setdefault(kind, []).append(took)
+                    slow.append((took, kind, key, presses))
         busy_wall = time.monotonic() - t0
-        cpu1 = proc.cpu_times()
+        cpu1, all1 = proc.cpu_times(), family_cpu(proc)
         busy_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / busy_wall * 100
+        busy_all = (all1 - all0) / busy_wall * 100
         # idle: no keys, collectors keep running
         end = time.monotonic() + seconds
         t1 = time.monotonic()
         while time.monotonic() < end:
             await asyncio.sleep(min(5.0, max(0.0, end - time.monotonic())))
-            rss.append(proc.memory_info().rss)
-        cpu2 = proc.cpu_times()
-        idle_cpu = (cpu2.user + cpu2.system - cpu1.user - cpu1.system) / (time.monotonic() - t1) * 100
+            rss.append(family_rss(proc))
+        cpu2, all2 = proc.cpu_times(), family_cpu(proc)
+        idle_wall = time.monotonic() - t1
+        idle_cpu = (cpu2.user + cpu2.system - cpu1.user - cpu1.system) / idle_wall * 100
+        idle_all = (all2 - all1) / idle_wall * 100
         log_lines = app.panel("log").query_one("#logview").total
-    return {"lat": lat, "busy_cpu": busy_cpu, "idle_cpu": idle_cpu, "rss": rss, "log_lines": log_lines}
+        errors = {s.name: s.error for s in app.poller.snapshots.values() if s.error}
+    return {"lat": lat, "busy_cpu": busy_cpu, "idle_cpu": idle_cpu, "busy_all": busy_all, "idle_all": idle_all,
+            "rss": rss, "log_lines": log_lines, "slow": sorted(slow, reverse=True)[:5], "errors": errors,
+            "blank": blank}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -156,11 +220,25 @@ def report(name: str, r: dict) -> float:
         print(f"  {kind:<7} n={len(vs):<4} p50 {pct(vs, 50):7.1f} ms  p99 {pct(vs, 99):7.1f} ms  max {max(vs) * 1000:7.1f} ms")
     print(f"  all     n={len(everything):<4} p50 {pct(everything, 50):7.1f} ms  p99 {pct(everything, 99):7.1f} ms  "
           f"mean {statistics.mean(everything) * 1000:.1f} ms")
-    mb = [x / 2**20 for x in r["rss"]]
-    print(f"  CPU while driving keys {r['busy_cpu']:.0f}%   CPU idle (collectors running) {r['idle_cpu']:.0f}%")
-    print(f"  RSS start {mb[0]:.0f} MiB  end {mb[-1]:.0f} MiB  max sampled {max(mb):.0f} MiB  "
-          f"(growth over the idle period {mb[-1] - mb[1 if len(mb) > 1 else 0]:+.1f} MiB)")
+    ui = [x[0] / 2**20 for x in r["rss"]]
+    kids = [x[1] / 2**20 for x in r["rss"]]
+    print(f"  CPU while driving keys: UI process {r['busy_cpu']:.0f}%, UI + workers {r['busy_all']:.0f}%   "
+          f"idle (collectors running): UI {r['idle_cpu']:.0f}%, UI + workers {r['idle_all']:.0f}%")
+    i0 = 1 if len(ui) > 1 else 0
+    print(f"  RSS UI process: start {ui[0]:.0f} MiB  end {ui[-1]:.0f} MiB  max sampled {max(ui):.0f} MiB  "
+          f"(growth over the idle period {ui[-1] - ui[i0]:+.1f} MiB)")
+    print(f"  RSS workers:    start {kids[0]:.0f} MiB  end {kids[-1]:.0f} MiB  max sampled {max(kids):.0f} MiB  "
+          f"(growth over the idle period {kids[-1] - kids[i0]:+.1f} MiB)")
+    if len(ui) > 4:
+        print("  RSS UI + workers (MiB, at the start, then every 5 s idle): "
+              + " ".join(f"{a + b:.0f}" for a, b in zip(ui, kids, strict=True)))
+    if r["blank"]:
+        print("  keys that changed nothing on screen (not timed): "
+              + ", ".join(f"{kind} {n}" for kind, n in r["blank"].items()))
+    print("  slowest keys: " + ", ".join(f"{key} ({kind}, #{i}) {t * 1000:.0f} ms" for t, kind, key, i in r["slow"]))
     print(f"  log lines shown by the Log panel: {r['log_lines']}")
+    if r["errors"]:
+        print(f"  collectors failing at the end: {r['errors']}")
     return pct(everything, 99)
 
 
@@ -170,32 +248,32 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=2000, help="log lines per second")
     ap.add_argument("--seconds", type=float, default=60.0, help="idle period for CPU and memory")
     ap.add_argument("--keys", type=int, default=200)
+    ap.add_argument("--in-process", action="store_true", help="collectors in threads of the UI process")
     args = ap.parse_args()
+    from mailtop.tui.app import MailtopApp
+    from mailtop.tui.sources import build_sources
+
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "mail.log"
         log.touch()
         cfg = load_config(None, environ={}, detect=False, flags={
             "general": {"hostname": "bench", "audit_log": str(Path(tmp) / "audit.log"), "state_dir": tmp},
             "logs": {"files": str(log)}, "aliases": {"path": str(DATA / "tui" / "aliases")}})
-        t = time.perf_counter()
-        queue = big_queue(args.messages)
-        print(f"built {args.messages} queue entries in {time.perf_counter() - t:.1f} s")
 
+        def app_for(n: int) -> MailtopApp:
+            sources, _ = build_sources(cfg, workers=not args.in_process, queue_reader="bench_tui:BenchReader",
+                                       reader_args={"n": n}, sys_path=(str(Path(__file__).parent),))
+            app = MailtopApp(cfg, sources=[s for s in sources if s.name in ("queue", "log")], read_only="bench")
+            app.animation_level = "none"
+            return app
+
+        print(f"collectors: {'threads of the UI process' if args.in_process else 'worker processes'}")
         # the peer: same app, empty queue, silent log
-        empty = QueueSnapshot(entries=(), summary=SummaryBuilder(time.time(), "empty").result())
-        quiet = LogMonitor(cfg)
-        peer = MailtopApp(cfg, sources=[Source("queue", cfg.refresh.queue, lambda: prepare(empty)),
-                                        Source("log", cfg.refresh.log, quiet.poll)], read_only="bench")
-        peer.animation_level = "none"
-        peer_r = asyncio.run(drive(peer, args.keys, min(10.0, args.seconds)))
+        peer_r = asyncio.run(drive(app_for(0), args.keys, min(10.0, args.seconds)))
 
         writer = LogWriter(log, args.rate)
         writer.start()
-        monitor = LogMonitor(cfg)
-        app = MailtopApp(cfg, sources=[Source("queue", cfg.refresh.queue, lambda: prepare(queue)),
-                                       Source("log", cfg.refresh.log, monitor.poll)], read_only="bench")
-        app.animation_level = "none"
-        r = asyncio.run(drive(app, args.keys, args.seconds))
+        r = asyncio.run(drive(app_for(args.messages), args.keys, args.seconds))
         writer.stop.set()
         writer.join()
     p99_peer = report("peer: empty queue, silent log", peer_r)

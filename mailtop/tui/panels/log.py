@@ -91,8 +91,8 @@ class LogPanel(Panel):
         if line is not None:
             self.view.post_message(LogView.Picked(line))
 
-    def on_log_view_picked(self, message: LogView.Picked) -> None:
+    async def on_log_view_picked(self, message: LogView.Picked) -> None:
         message.stop()
         from mailtop.tui.panels.trace import open_trace
 
-        open_trace(self, message.line)
+        await open_trace(self, message.line)

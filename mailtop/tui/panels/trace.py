@@ -7,6 +7,7 @@ status and reason) and every kept log line that mentions the queue ID, all liter
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any, ClassVar
 
@@ -80,13 +81,20 @@ class TraceScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def open_trace(panel: Panel, line: LogLine) -> None:
+async def open_trace(panel: Panel, line: LogLine) -> None:
     qid = queue_id_of(line)
     if not qid:
         panel.app.notify("this line has no queue ID to trace", severity="warning")
         return
     src = panel.app.poller.sources.get("log")  # type: ignore[attr-defined]
     monitor = getattr(src, "owner", None)
-    flow = monitor.trace(qid) if monitor is not None else None
+    flow = None
+    if monitor is not None:
+        try:
+            flow = monitor.trace(qid)
+            if inspect.isawaitable(flow):  # the log worker's client
+                flow = await flow
+        except Exception as exc:  # noqa: BLE001 - shown; the kept lines are still useful
+            panel.app.notify(f"trace {qid}: {exc}", severity="warning", markup=False)
     lines = [ln for ln in panel.query_one("#logview").lines if qid in ln.plain]
     panel.app.push_screen(TraceScreen(qid, flow, lines))
