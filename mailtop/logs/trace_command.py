@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mailtop.config import Config
+    from mailtop.logs.trace import TraceResult
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +22,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
-    from dataclasses import asdict
-
     from mailtop.logs.command import input_paths, safe
     from mailtop.logs.follow import read_lines
     from mailtop.logs.parse import LineParser
@@ -45,6 +45,20 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     result = trace(args.query, lines(), LineParser())
     for f in errors:
         print(f"mailtop trace: {f.summary}\n  hint: {f.hint}", file=sys.stderr)
+    try:
+        _print(args, result, safe)
+    except BrokenPipeError:
+        # the reader (head, less) went away: not an error of ours. Later writes (the interpreter's
+        # last flush) go to /dev/null instead of ending in a second BrokenPipeError.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if errors:
+        return 2
+    return 0 if result.lines else 1
+
+
+def _print(args: argparse.Namespace, result: TraceResult, safe: Callable[[str], str]) -> None:
+    from dataclasses import asdict
+
     if args.json:
         json.dump({"query": result.query, "query_kind": result.query_kind, "queue_ids": result.queue_ids,
                    "messages": [asdict(m) for m in result.messages], "lines": result.lines},
@@ -59,6 +73,4 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             print(f"# {m.queue_id}  from=<{safe(m.sender or '')}> size={m.size} {state}; {status}")
         for line in result.lines:
             print(safe(line))
-    if errors:
-        return 2
-    return 0 if result.lines else 1
+    sys.stdout.flush()

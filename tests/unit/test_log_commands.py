@@ -1,0 +1,36 @@
+"""`mailtop trace` and `mailtop report` when the reader of their output goes away (`... | head`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LOG = REPO / "tests" / "data" / "logs" / "lab-postfix.log"     # real lab capture; trace output ~200 kB
+
+
+@pytest.mark.parametrize("argv", [["trace", "--json", "@lab.test"], ["trace", "@lab.test"], ["report"],
+                                  ["report", "--json"]])
+def test_a_reader_that_goes_away_is_no_error(argv: list[str]):
+    cmd = [sys.executable, "-m", "mailtop", *argv, str(LOG)]
+    # 1. the pipe's reading end closed before mailtop writes anything (`| head -0`): every write fails
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.Popen(cmd, stdout=w, stderr=subprocess.PIPE, cwd=REPO)
+    os.close(w)
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+    assert proc.returncode == 0, err.decode()
+    # 2. the reader takes the first 100 bytes and closes (`| head -c 100`)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0 and len(first) == 100
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
