@@ -150,16 +150,16 @@ async def test_timeout_is_distinct_and_bounded(lab_config, silent_server):
     cfg = with_dns(lab_config, nameservers=[silent_server], timeout=0.5)
     start = time.monotonic()
     lk = await d.make_client(cfg).query("lab.test", "MX")
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 0.5 + 2  # the timeout is honoured (a generous margin)
     assert lk.outcome is d.Outcome.TIMEOUT and "0.5s" in lk.error
 
 
 async def test_silent_nameserver_marks_all_unknown_quickly(lab_config, silent_server):
-    cfg = with_dns(lab_config, nameservers=[silent_server], timeout=0.5)
+    cfg = with_dns(lab_config, nameservers=[silent_server], timeout=2.0)
     start = time.monotonic()
     found = await d.dns_findings(cfg)
     elapsed = time.monotonic() - start
-    assert elapsed < 1.5, elapsed  # one timeout, not one per check
+    assert elapsed < 2 * 2.0, elapsed  # one 2 s timeout (a 2 s margin), not one per check
     assert found[0].id == "dns.nameserver" and found[0].status is Status.UNKNOWN
     assert "no DNS answer" in found[0].summary
     assert all(f.status is Status.UNKNOWN for f in found) and len(found) >= 7

