@@ -142,8 +142,9 @@ def test_trace_command_on_the_live_lab(lab_traffic: Path):
 def test_follow_the_live_lab_log_while_traffic_runs(lab: dict):
     """The follower on the lab's real postlogd file sees exactly the lines appended while traffic runs."""
     log = Path(lab["state_dir"]) / "log" / "postfix.log"
-    before = log.stat().st_size
     fol = MailLogFollower([log])        # from the end
+    fol.poll()                          # opens the log here, at its end (and past anything written meanwhile)
+    before = fol.followers[0].offset    # so the follower hands over exactly what is written after `before`
     stats = LogStats()
     stop = threading.Event()
     got: list = []
@@ -153,14 +154,30 @@ def test_follow_the_live_lab_log_while_traffic_runs(lab: dict):
             stats.add_all(batch)
             got.extend(batch)
 
+    def appended() -> list[str]:
+        data = log.read_bytes()[before:]
+        return data[: data.rfind(b"\n") + 1].decode("utf-8", "replace").splitlines()   # complete lines
+
     t = threading.Thread(target=worker, daemon=True)
     t.start()
     subprocess.run([str(REPO / "services" / "lab"), "traffic", "15", "--seed", "5"], check=True, timeout=300,
                    capture_output=True)
-    time.sleep(2.0)
+    # Postfix goes on logging the last deliveries for a moment: wait (with a deadline) until the
+    # follower has handed over every line the file holds and the file has stayed the same for 1 s.
+    deadline = time.monotonic() + 60
+    seen, file_lines, quiet_since, size = [], [], time.monotonic(), -1
+    while time.monotonic() < deadline:
+        seen = [e.line for e in got[:len(got)]]       # what the follower gave, then what the file holds
+        file_lines = appended()
+        if len(file_lines) != size:
+            size, quiet_since = len(file_lines), time.monotonic()
+        if seen == file_lines and time.monotonic() - quiet_since >= 1.0:
+            break
+        time.sleep(0.1)
     stop.set()
     t.join(10)
     fol.close()
-    appended = log.read_bytes()[before:].decode("utf-8", "replace").splitlines()
-    assert [e.line for e in got] == appended[: len(got)] and len(got) >= len(appended) - 5
+    assert not t.is_alive()
+    assert len(seen) == len(file_lines) and seen == file_lines      # no line lost, doubled or reordered
+    assert [e.line for e in got] == appended()[:len(got)]            # nor after, until the follower stopped
     assert stats.unparsed == 0 and stats.counts().received >= 5
