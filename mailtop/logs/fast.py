@@ -118,8 +118,9 @@ class ReportFlows:
 # queueid.MAX_LEN + 2 characters into the message, so every ID these match is seen there too.
 _QID = rf"(?:{queueid.SHORT_PATTERN}|{queueid.LONG_PATTERN})"
 assert P._QID_WINDOW >= queueid.MAX_LEN + 2
-# Anything that might be read as a queue ID (wider than _QID: a line starting so is never "plain").
-_QID_ANY = r"(?:[0-9A-F]+|[0-9A-Za-z]+z[0-9A-Za-z]+)"
+# Anything that might be read as a queue ID (wider than _QID, cheap to reject for a word such as
+# "connect": a line starting so is never "plain").
+_QID_ANY = r"(?:[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}z)"
 _DELIVERY = P._DELIVERY.pattern
 assert _DELIVERY.startswith("to=<") and _DELIVERY.endswith(r"\Z")
 
