@@ -147,15 +147,23 @@ while True:
 
 
 def kill_during_saves(folder: Path, path: Path, a: str, b: str, rounds: int, rebuild: str = "none",
-                      config_dir: Path | None = None) -> tuple[int, int]:
-    """Start a process that saves a and b in turn, SIGKILL it at a random moment, check the file; repeat.
-    Returns (rounds, rounds that left a temporary file behind, i.e. were killed in the middle of a write)."""
+                      config_dir: Path | None = None, until_mid_write: int = 0,
+                      max_rounds: int = 0) -> tuple[int, int]:
+    """Start a process that saves a and b in turn, SIGKILL it at a random moment, check the file; repeat
+    ``rounds`` times, then on (up to ``max_rounds``) until ``until_mid_write`` kills have landed inside a write.
+    Returns (rounds run, rounds that left a temporary file behind, i.e. were killed in the middle of a write).
+
+    Where a kill lands depends on how fast the machine is at that moment (a loaded one spends the random
+    delay still loading the file), so the test goes on until enough kills hit a write instead of hoping
+    that a fixed number does."""
     fa, fb = folder.parent / "A.txt", folder.parent / "B.txt"
     fa.write_text(a)
     fb.write_text(b)
     rng = random.Random(6)
     mid_write = 0
-    for i in range(rounds):
+    i = 0
+    while i < rounds or (mid_write < until_mid_write and i < max_rounds):
+        i += 1
         argv = [sys.executable, "-c", CHILD, str(path), str(fa), str(fb), rebuild]
         if config_dir is not None:
             argv.append(str(config_dir))
@@ -171,7 +179,7 @@ def kill_during_saves(folder: Path, path: Path, a: str, b: str, rounds: int, reb
             assert backup.read_text() in (a, b), f"round {i}: a partial backup {backup.name}"
         if leftovers(folder):
             mid_write += 1
-    return rounds, mid_write
+    return i, mid_write
 
 
 def test_sigkill_in_the_middle_of_saves_leaves_old_or_new_file_whole(tmp_path):
@@ -182,7 +190,7 @@ def test_sigkill_in_the_middle_of_saves_leaves_old_or_new_file_whole(tmp_path):
     a = "postmaster: root\nabuse: root\n# " + "a" * 3_000_000 + "\nsales: alice\n"
     b = "postmaster: root\nabuse: root\n# " + "b" * 2_000_000 + "\nsales: bob\nsupport: carol\n"
     path.write_text(a)
-    rounds, mid_write = kill_during_saves(folder, path, a, b, rounds=30)
+    rounds, mid_write = kill_during_saves(folder, path, a, b, rounds=30, until_mid_write=3, max_rounds=200)
     # the test proves something only if kills really hit the write: count the temp files they left
     assert mid_write >= 3, f"only {mid_write} of {rounds} kills landed inside a write"
     # the next save cleans up what the killed ones left
