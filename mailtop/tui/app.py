@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from mailtop import __version__
 from mailtop.config import Config
@@ -26,6 +26,7 @@ from mailtop.tui.modals import ConfirmScreen, HelpScreen
 from mailtop.tui.panel import Context, Panel
 from mailtop.tui.panels import PANELS
 from mailtop.tui.text import literal
+from mailtop.tui.widgets import MailtopFooter
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
@@ -97,7 +98,7 @@ class MailtopApp(App[int]):
             for i, panel in enumerate(self.panels):
                 with TabPane(f"{i + 1} {panel.TITLE}", id=panel.id):
                     yield panel
-        yield Footer(compact=True)
+        yield MailtopFooter(compact=True)
 
     def _topbar(self) -> Text:
         cfg = self.config

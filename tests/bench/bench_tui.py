@@ -202,10 +202,11 @@ async def drive(app, n_keys: int, seconds: float) -> dict:
         idle_cpu = (cpu2.user + cpu2.system - cpu1.user - cpu1.system) / idle_wall * 100
         idle_all = (all2 - all1) / idle_wall * 100
         log_lines = app.panel("log").query_one("#logview").total
+        views = list(queue_panel.view_times)
         errors = {s.name: s.error for s in app.poller.snapshots.values() if s.error}
     return {"lat": lat, "busy_cpu": busy_cpu, "idle_cpu": idle_cpu, "busy_all": busy_all, "idle_all": idle_all,
             "rss": rss, "log_lines": log_lines, "slow": sorted(slow, reverse=True)[:5], "errors": errors,
-            "blank": blank}
+            "blank": blank, "views": views}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -236,6 +237,11 @@ def report(name: str, r: dict) -> float:
         print("  keys that changed nothing on screen (not timed): "
               + ", ".join(f"{kind} {n}" for kind, n in r["blank"].items()))
     print("  slowest keys: " + ", ".join(f"{key} ({kind}, #{i}) {t * 1000:.0f} ms" for t, kind, key, i in r["slow"]))
+    if r["views"]:
+        rtt = [a for a, _ in r["views"]]
+        comp = [b for _, b in r["views"]]
+        print(f"  re-sort/filter answers from the queue worker: n={len(rtt)}  round trip p50 {pct(rtt, 50):.1f} ms "
+              f"p99 {pct(rtt, 99):.1f} ms  (computing in the worker p50 {pct(comp, 50):.1f} ms p99 {pct(comp, 99):.1f} ms)")
     print(f"  log lines shown by the Log panel: {r['log_lines']}")
     if r["errors"]:
         print(f"  collectors failing at the end: {r['errors']}")

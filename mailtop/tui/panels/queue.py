@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import ContentSwitcher, DataTable, Static
 
 from mailtop.tui.panel import Panel, age_text
@@ -94,6 +96,8 @@ class QueuePanel(Panel):
         """``time.perf_counter()`` when rows for a new sort or filter were first drawn (the benchmark
         reads it)."""
         self._drawn_key: tuple[str, bool, str] | None = None
+        self.view_times: deque[tuple[float, float]] = deque(maxlen=200)
+        """(round trip, time computing in the worker) of the last views asked for (the benchmark reads it)."""
 
     # ------------------------------------------------------------------ layout
     def compose_body(self) -> ComposeResult:
@@ -116,7 +120,10 @@ class QueuePanel(Panel):
 
     @property
     def view_name(self) -> str:
-        return self.query_one("#q-views", ContentSwitcher).current or "messages"
+        try:
+            return self.query_one("#q-views", ContentSwitcher).current or "messages"
+        except NoMatches:  # not composed yet, or already taken down (a poll answered while quitting)
+            return "messages"
 
     def focus_body(self) -> None:
         name = self.view_name
@@ -209,7 +216,9 @@ class QueuePanel(Panel):
                 want = self.params()
                 worker.queue_params = want
                 try:
+                    t0 = time.perf_counter()
                     view = await worker.queue_view(want)
+                    self.view_times.append((time.perf_counter() - t0, view.compute_seconds))
                 except Exception as exc:  # noqa: BLE001 - shown; the last rows stay
                     self.app.notify(f"queue view: {exc}", title="queue", severity="error", markup=False)
                     return
