@@ -43,7 +43,22 @@ def test_panel_snapshot(snap_compare, index, size):
 
 def test_help_snapshot(snap_compare):
     async def run_before(pilot) -> None:
+        await settle(pilot)  # the panels behind the help screen drawn first: the same screen every run
         await pilot.press("question_mark")
         await pilot.pause()
+
+    assert snap_compare(snapshot_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_light_theme_snapshot(snap_compare):
+    """The light theme (key ``t``) at 80x24, on the Queue panel (table, cursor, summary)."""
+
+    async def run_before(pilot) -> None:
+        await pilot.pause(0.2)
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("t")
+        await pilot.pause(0.2)
+        assert pilot.app.theme == "textual-light"
 
     assert snap_compare(snapshot_app(), terminal_size=(80, 24), run_before=run_before)
