@@ -103,12 +103,19 @@ class PreparedQueue:
         return self._hay[0]
 
 
-def prepare(snapshot: Any) -> PreparedQueue:
+def prepare(snapshot: Any, search: bool = False) -> PreparedQueue:
+    """The snapshot with its order by age; ``search`` builds the search text now too (call it in the
+    collector's thread or process, not on the UI thread)."""
     if isinstance(snapshot, PreparedQueue):
+        if search:
+            _ = snapshot.hay
         return snapshot
     entries = snapshot.entries
     arrival = [e.arrival for e in entries]
-    return PreparedQueue(snapshot, tuple(sorted(range(len(entries)), key=arrival.__getitem__)))
+    prepared = PreparedQueue(snapshot, tuple(sorted(range(len(entries)), key=arrival.__getitem__)))
+    if search:
+        _ = prepared.hay
+    return prepared
 
 
 def sort_key(column: str) -> Callable[[Any], Any]:
@@ -176,8 +183,8 @@ class QueueModel:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def load(self, snapshot: Any) -> None:
-        prepared = prepare(snapshot)
-        _ = prepared.hay  # built before the swap: a filter typed meanwhile uses the previous snapshot, never waits
+        # search text built before the swap: a filter typed meanwhile uses the previous snapshot, never waits
+        prepared = prepare(snapshot, search=True)
         with self._lock:
             self.prepared = prepared
             self.snapshot_id += 1

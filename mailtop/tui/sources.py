@@ -72,7 +72,7 @@ def build_sources(
                 reader = PostfixQueue.from_config(cfg)
             from mailtop.tui.queueview import prepare
 
-            sources.append(Source("queue", cfg.refresh.queue, lambda: prepare(reader.snapshot()), label="postqueue -j"))
+            sources.append(Source("queue", cfg.refresh.queue, lambda: prepare(reader.snapshot(), search=True), label="postqueue -j"))
     else:
         missing["queue"] = "mailtop.mta.postfix is not installed"
     if not cfg.logs.files:
