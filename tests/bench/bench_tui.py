@@ -100,8 +100,12 @@ class LogWriter(threading.Thread):
             while not self.stop.is_set():
                 due = int((time.monotonic() - t0) * self.rate)
                 chunk = []
+                now = time.localtime()
+                stamp = time.strftime("%b ", now) + f"{now.tm_mday:2d}" + time.strftime(" %H:%M:%S", now)  # dated now, as on a live host (the
+                # statistics keep per-minute buckets for their window: replayed old dates never age out)
                 while self.written < due:
-                    chunk.append(self.lines[i % len(self.lines)])
+                    line = self.lines[i % len(self.lines)]
+                    chunk.append(stamp + line[15:] if line[:3].isalpha() and line[15:16] == " " else line)
                     i += 1
                     self.written += 1
                 if chunk:
