@@ -16,6 +16,10 @@ Run it inside your lab's network namespace, as root (qshape reads the queue fold
 
     ip netns exec mt-NAME env MAILTOP_LAB_DIR=$PWD/.lab-NAME .venv/bin/python tests/bench/bench_queue.py 10000 100000
 
+``--compare DIR`` also measures the mailtop of another checkout (``python -m mailtop`` run in DIR,
+e.g. ``git archive REV mailtop | tar -x -C DIR``), interleaved with the rest, for before/after
+figures from the same run on a noisy machine.
+
 The bench's messages (recipients @benchN.example) are deleted at the end unless ``--keep``. While
 measuring, the lab instance's back-off times are raised to an hour (``postconf -e``, restored at the
 end) so the queue manager's retries do not churn the queue under the measurement (``--no-quiesce``).
@@ -43,7 +47,7 @@ def lab_dir() -> Path:
 GNU_TIME = "/usr/bin/time"
 
 
-def measure(argv: list[str]) -> tuple[float, int, bytes]:
+def measure(argv: list[str], cwd: Path = REPO) -> tuple[float, int, bytes]:
     """Wall seconds, peak RSS (KiB) and stdout of one run (stdout to a pipe we drain).
 
     The peak RSS comes from GNU time when present: a child spawned straight from this Python process
@@ -54,7 +58,7 @@ def measure(argv: list[str]) -> tuple[float, int, bytes]:
         rss_file = f"/tmp/bench_queue_rss.{os.getpid()}"
         argv = [GNU_TIME, "-f", "%M", "-o", rss_file, *argv]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
     out = b""
     assert proc.stdout is not None
     while chunk := proc.stdout.read(1 << 20):
@@ -153,6 +157,14 @@ def cleanup(cfg_dir: str) -> None:
     print(f"removed the bench's {len(ids)} messages")
 
 
+def mj_counts(out: bytes) -> object:
+    """What of mailtop's JSON does not depend on the time it ran (ages and buckets move)."""
+    j = json.loads(out)
+    return ({k: (q["messages"], q["recipients"], q["bytes"], q["oldest_id"]) for k, q in j["queues"].items()},
+            [(d["domain"], d["recipients"], d["messages"]) for d in j["domains"]],
+            {k: [(r["domain"], r["counts"][0]) for r in t["rows"]] for k, t in j["shape"]["queues"].items()})
+
+
 def shape_total_qshape(out: bytes) -> int:
     for line in out.decode().splitlines():
         parts = line.split()
@@ -166,6 +178,8 @@ def main() -> int:
     ap.add_argument("sizes", nargs="*", type=int, default=[10000], help="deferred queue sizes (default 10000)")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each command per size (median shown)")
     ap.add_argument("--keep", action="store_true", help="leave the bench's messages in the queue")
+    ap.add_argument("--compare", metavar="DIR", type=Path,
+                    help="also measure the mailtop package of this checkout (run with DIR as working directory)")
     ap.add_argument("--no-quiesce", action="store_true",
                     help="measure while the queue manager retries (noisy); by default retries are paused")
     args = ap.parse_args()
@@ -180,7 +194,13 @@ def main() -> int:
         "mailtop queue --json --shape": [sys.executable, "-m", "mailtop", "--config", toml, "queue", "--json",
                                          "--shape"],
     }
-    print(f"lab {lab['state_dir']}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
+    cwds = dict.fromkeys(cmds, REPO)
+    if args.compare:
+        other = f"mailtop of {args.compare}"
+        cmds[other] = cmds["mailtop queue --json --shape"]
+        cwds[other] = args.compare.resolve()
+    print(f"lab {lab['state_dir']}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     saved: dict[str, str] = {}
     try:
         for size in sorted(args.sizes):
@@ -194,7 +214,7 @@ def main() -> int:
             outs: dict[str, bytes] = {}
             for _ in range(args.repeat):
                 for name, argv in cmds.items():  # interleaved: the queue's own churn hits all alike
-                    wall, peak, out = measure(argv)
+                    wall, peak, out = measure(argv, cwds[name])
                     times[name].append(wall)
                     rss[name] = max(rss[name], peak)
                     outs[name] = out
@@ -205,9 +225,16 @@ def main() -> int:
             m, pq, qs = med["mailtop queue --json --shape"], med["postqueue -j"], med["qshape deferred"]
             print(f"  ratio mailtop / postqueue -j = {m / pq:.2f}x (goal <= 1.3x);  "
                   f"mailtop / qshape = {m / qs:.2f}x (goal < 1x)")
+            if args.compare:
+                print(f"  {other}: {med[other] / pq:.2f}x postqueue -j, {med[other] / qs:.2f}x qshape; "
+                      f"this checkout / that one = {m / med[other]:.2f}x")
+                same = mj_counts(outs[other]) == mj_counts(outs["mailtop queue --json --shape"])
+                print(f"  counts check (queues, domains, shape rows' totals): the two checkouts "
+                      f"{'agree' if same else 'DIFFER'}")
             mj = json.loads(outs["mailtop queue --json --shape"])
             mine = mj["shape"]["queues"].get("deferred", {}).get("total", [0])[0]
             theirs = shape_total_qshape(outs["qshape deferred"])
+            print(f"  load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             print(f"  shape check: mailtop deferred total {mine} recipients, qshape {theirs} "
                   f"({'equal' if mine == theirs else 'DIFFERENT (the queue changed between runs?)'})")
     finally:
