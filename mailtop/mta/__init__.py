@@ -35,11 +35,25 @@ Other MTAs: an adapter produces the same records (``mailtop.mta.records``); ``Po
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mailtop.mta.records import QueueEntry, QueueSummary, Recipient, Snapshot
+if TYPE_CHECKING:
+    from mailtop.mta.records import QueueEntry, QueueSummary, Recipient, Snapshot
 
 __all__ = ["QueueEntry", "QueueSummary", "Recipient", "Snapshot", "summarize", "snapshot"]
+
+_RECORDS = frozenset(("QueueEntry", "QueueSummary", "Recipient", "Snapshot"))
+
+
+def __getattr__(name: str) -> Any:
+    # The records are imported on first use, not with the package: ``mailtop queue`` imports
+    # ``mailtop.mta.command`` while the CLI builds its parser, long before it reads the queue, and
+    # starts ``postqueue`` before it needs them (the dataclasses cost a few ms to create).
+    if name in _RECORDS:
+        from mailtop.mta import records
+
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def summarize(cfg: Any, *, shapes: bool = True, reasons: bool = True) -> QueueSummary:

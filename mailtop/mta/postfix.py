@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
-from mailtop.mta.records import QUEUE_NAMES, QueueEntry, QueueSummary, Recipient, Snapshot
-from mailtop.mta.summary import SummaryBuilder
+# The records and the summary builder are imported where they are used: ``summarize()`` starts
+# ``postqueue`` first and imports them while it runs (start-up of ``mailtop queue`` overlaps the
+# listing). Only light modules are imported before the listing starts.
+if TYPE_CHECKING:
+    from mailtop.mta.records import QueueEntry, QueueSummary, Snapshot
+    from mailtop.mta.summary import SummaryBuilder
 
 DEFAULT_CONFIG_DIR = Path("/etc/postfix")
 
@@ -32,12 +34,23 @@ class QueueError(RuntimeError):
     """The queue could not be read at all; the message says what is missing and what to do."""
 
 
+def _executable(path: str) -> bool:
+    return os.access(path, os.X_OK) and os.path.isfile(path)
+
+
 def find_program(name: str, bin_dir: Path) -> str | None:
-    """``bin_dir/name`` when executable, else ``name`` on PATH, else None."""
-    cand = Path(bin_dir) / name
-    if cand.is_file() and os.access(cand, os.X_OK):
-        return str(cand)
-    return shutil.which(name)
+    """``bin_dir/name`` when executable, else ``name`` on PATH, else None (``shutil.which``'s rule,
+    without importing shutil and its compression modules on the start-up path)."""
+    cand = os.path.join(bin_dir, name)
+    if _executable(cand):
+        return cand
+    if os.path.dirname(name):
+        return name if _executable(name) else None
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        cand = os.path.join(folder or os.curdir, name)
+        if _executable(cand):
+            return cand
+    return None
 
 
 def parse_json_record(line: bytes | str) -> dict[str, Any] | None:
@@ -72,7 +85,21 @@ def parse_json_record(line: bytes | str) -> dict[str, Any] | None:
     return d
 
 
+_entry_types: tuple[Any, Any] | None = None
+
+
+def _record_types() -> tuple[Any, Any]:
+    """(QueueEntry, Recipient), imported on first use (an import statement per entry costs 0.4 us)."""
+    global _entry_types
+    if _entry_types is None:
+        from mailtop.mta.records import QueueEntry, Recipient
+
+        _entry_types = (QueueEntry, Recipient)
+    return _entry_types
+
+
 def entry_from_record(d: dict[str, Any], next_retry: float | None = None) -> QueueEntry:
+    QueueEntry, Recipient = _record_types()
     return QueueEntry(
         queue=d["queue_name"],
         queue_id=d["queue_id"],
@@ -126,16 +153,22 @@ def summarize_json_lines(
     lines: Iterable[bytes | str], now: float, *, shapes: bool = True, reasons: bool = True
 ) -> QueueSummary:
     """The summary of saved ``postqueue -j`` output (a file, a capture), as ``summarize()`` makes it."""
+    from mailtop.mta.summary import SummaryBuilder
+
     builder = SummaryBuilder(now, "postqueue -j", shapes=shapes, reasons=reasons)
     feed_json_lines(builder, lines)
     return builder.result()
 
 
 class _Retry:
-    """Next-retry times from the deferred queue folder's file modification times (a thread)."""
+    """Next-retry times from the deferred queue folder's file modification times (a thread).
 
-    def __init__(self, queue_dir: Path | None, keep_map: bool) -> None:
-        self.queue_dir = queue_dir
+    ``locate`` finds the queue folder (``postconf``, a few ms); it runs in the thread too, so the
+    listing, started before, never waits for it."""
+
+    def __init__(self, locate: Callable[[], Path | None] | None, keep_map: bool) -> None:
+        self.locate = locate
+        self.queue_dir: Path | None = None
         self.keep_map = keep_map
         self.times: dict[str, float] = {}
         self.soonest: float | None = None
@@ -143,10 +176,16 @@ class _Retry:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.queue_dir is None:
+        if self.locate is None:
             return
-        self._thread = threading.Thread(target=self._walk, name="mailtop-queue-mtimes", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="mailtop-queue-mtimes", daemon=True)
         self._thread.start()
+
+    def _run(self) -> None:
+        assert self.locate is not None
+        self.queue_dir = self.locate()
+        if self.queue_dir is not None:
+            self._walk()
 
     def _walk(self) -> None:
         assert self.queue_dir is not None
@@ -179,6 +218,87 @@ class _Retry:
     def join(self) -> None:
         if self._thread is not None:
             self._thread.join()
+
+
+def _scratch_file() -> IO[bytes]:
+    """An anonymous file for a child's stderr (a pipe could fill up and stall it)."""
+    try:
+        return os.fdopen(os.memfd_create("mailtop-stderr", os.MFD_CLOEXEC), "w+b")
+    except (AttributeError, OSError):  # not Linux, or memfd refused
+        import tempfile
+
+        return tempfile.TemporaryFile()
+
+
+def _split_lines(block: bytes) -> Iterator[bytes]:
+    """The lines of ``block``, each with its ``\\n`` (as iterating over a binary file gives them)."""
+    start = 0
+    find = block.find
+    while (end := find(b"\n", start) + 1) > 0:
+        yield block[start:end]
+        start = end
+    if start < len(block):
+        yield block[start:]
+
+
+class _Listing:
+    """One listing command, started at once; its stdout read in blocks of whole lines."""
+
+    READ_SIZE = 1 << 18
+
+    def __init__(self, argv: list[str], timeout: float) -> None:
+        self.argv = argv
+        self.timeout = timeout
+        self._err = _scratch_file()
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err,
+                                         bufsize=0)
+        except OSError as exc:
+            self._err.close()
+            raise QueueError(f"cannot run {argv[0]}: {exc.strerror}") from None
+        self.timed_out = threading.Event()
+        self._timer = threading.Timer(timeout, self._kill)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _kill(self) -> None:
+        self.timed_out.set()
+        self.proc.kill()
+
+    def blocks(self) -> Iterator[bytes]:
+        """stdout as it arrives, cut after the last line end of each read (the final block may
+        lack its line end)."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        read, size = os.read, self.READ_SIZE
+        rest = b""
+        while chunk := read(fd, size):
+            cut = chunk.rfind(b"\n") + 1
+            if not cut:
+                rest += chunk
+                continue
+            yield rest + chunk[:cut] if rest else chunk[:cut]
+            rest = chunk[cut:]
+        if rest:
+            yield rest
+
+    def finish(self, check: bool = True) -> None:
+        """Stop the timer, reap the process; with ``check``, raise QueueError when it failed."""
+        self._timer.cancel()
+        proc = self.proc
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        with self._err:
+            if not check or proc.returncode == 0:
+                return
+            self._err.seek(0)
+            msg = self._err.read(4096).decode("utf-8", "replace").strip()
+        if self.timed_out.is_set():
+            msg = f"timed out after {self.timeout:g} s ([postfix] queue_timeout) {msg}".strip()
+        raise QueueError(_explain(self.argv, proc.returncode, msg))
 
 
 class PostfixQueue:
@@ -264,44 +384,25 @@ class PostfixQueue:
 
     # ------------------------------------------------------------------ streaming read
 
-    def _lines(self, argv: list[str]) -> Iterator[bytes]:
-        """Run ``argv`` and yield its stdout lines as they arrive; raise QueueError on failure."""
-        with tempfile.TemporaryFile() as err:
-            try:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                        bufsize=1 << 16)
-            except OSError as exc:
-                raise QueueError(f"cannot run {argv[0]}: {exc.strerror}") from None
-            timed_out = threading.Event()
+    def _lines(self, argv: list[str], listing: _Listing | None = None) -> Iterator[bytes]:
+        """Run ``argv`` (or read the already started ``listing``) and yield its stdout lines as they
+        arrive; raise QueueError on failure."""
+        for block in self._blocks(argv, listing):
+            yield from _split_lines(block)
 
-            def kill() -> None:
-                timed_out.set()
-                proc.kill()
-
-            timer = threading.Timer(self.timeout, kill)
-            timer.daemon = True
-            timer.start()
-            try:
-                assert proc.stdout is not None
-                yield from proc.stdout
-            finally:
-                timer.cancel()
-                if proc.poll() is None:
-                    proc.kill()
-                proc.wait()
-                if proc.stdout is not None:
-                    proc.stdout.close()
-            rc = proc.returncode
-            if rc != 0:
-                err.seek(0)
-                msg = err.read(4096).decode("utf-8", "replace").strip()
-                if timed_out.is_set():
-                    msg = f"timed out after {self.timeout:g} s ([postfix] queue_timeout) {msg}".strip()
-                raise QueueError(_explain(argv, rc, msg))
+    def _blocks(self, argv: list[str], listing: _Listing | None = None) -> Iterator[bytes]:
+        """Like ``_lines``, in blocks of whole lines (the last one may lack its line end)."""
+        if listing is None:
+            listing = _Listing(argv, self.timeout)
+        ok = False
+        try:
+            yield from listing.blocks()
+            ok = True
+        finally:
+            listing.finish(check=ok)
 
     def _start_retry(self, keep_map: bool) -> _Retry:
-        qdir = self.queue_directory() if self.next_retry else None
-        retry = _Retry(qdir, keep_map)
+        retry = _Retry(self.queue_directory if self.next_retry else None, keep_map)
         retry.start()
         return retry
 
@@ -310,14 +411,16 @@ class PostfixQueue:
         builder: SummaryBuilder,
         on_entry: Callable[[QueueEntry], None] | None,
         retry: _Retry,
+        listing: _Listing | None = None,
     ) -> list[str]:
-        """Feed the builder (and ``on_entry``) from one listing; returns the argv used."""
+        """Feed the builder (and ``on_entry``) from one listing; returns the argv used. ``listing``:
+        the ``postqueue -j`` already started (``summarize()``)."""
         fmt = self._format()
         if fmt in ("text", "mailq"):
             return self._read_text(fmt, builder, on_entry)
-        argv = self.listing_argv("json")
+        argv = listing.argv if listing is not None else self.listing_argv("json")
         try:
-            feed_json_lines(builder, self._lines(argv), on_entry, retry)
+            feed_json_lines(builder, self._lines(argv, listing), on_entry, retry)
         except QueueError as exc:
             if builder.empty and self.queue_format == "auto" and "usage:" in str(exc):
                 # Postfix < 3.1 has no -j: fall back to the text listing.
@@ -347,11 +450,26 @@ class PostfixQueue:
 
     def summarize(self, *, shapes: bool = True, reasons: bool = True, now: float | None = None) -> QueueSummary:
         """Counts, oldest ages, shape and reason groups; never raises for a missing or unreadable queue
-        (the summary's ``error`` says why). Keeps no per-message objects."""
-        builder = SummaryBuilder(time.time() if now is None else now, "postqueue -j", shapes=shapes, reasons=reasons)
+        (the summary's ``error`` says why). Keeps no per-message objects.
+
+        ``postqueue -j`` is started before anything else (the summary code is imported and the queue
+        folder looked up while it runs)."""
+        now = time.time() if now is None else now
+        listing: _Listing | None = None
+        error = ""
+        if self._format() == "json":
+            try:
+                listing = _Listing(self.listing_argv("json"), self.timeout)
+            except QueueError as exc:
+                error = str(exc)
+        from mailtop.mta.summary import SummaryBuilder
+
+        builder = SummaryBuilder(now, "postqueue -j", shapes=shapes, reasons=reasons)
+        if error:
+            return builder.result(error=error)
         try:
             retry = self._start_retry(keep_map=False)
-            argv = self._read(builder, None, retry)
+            argv = self._read(builder, None, retry, listing)
         except QueueError as exc:
             return builder.result(error=str(exc))
         retry.join()
@@ -360,6 +478,8 @@ class PostfixQueue:
 
     def iter_entries(self) -> Iterator[QueueEntry]:
         """Every message as it arrives from the listing. Raises ``QueueError``."""
+        from mailtop.mta.summary import SummaryBuilder
+
         out: list[QueueEntry] = []
         builder = SummaryBuilder(time.time(), "postqueue -j", shapes=False, reasons=False)
         retry = self._start_retry(keep_map=True)
@@ -391,6 +511,9 @@ class PostfixQueue:
         """Every entry and the summary of the same read. ``on_batch`` gets the entries in lists of
         ``batch_size`` as they arrive (from the calling thread), so a panel can show the first rows of
         a large queue at once. Raises ``QueueError`` when the queue cannot be read."""
+        from mailtop.mta.records import Snapshot
+        from mailtop.mta.summary import SummaryBuilder
+
         builder = SummaryBuilder(time.time() if now is None else now, "postqueue -j")
         entries: list[QueueEntry] = []
         pending: list[QueueEntry] = []
@@ -473,4 +596,6 @@ def _explain(argv: list[str], rc: int, stderr: str) -> str:
 
 
 def known_queue(name: str) -> bool:
+    from mailtop.mta.records import QUEUE_NAMES
+
     return name in QUEUE_NAMES
