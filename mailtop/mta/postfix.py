@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -56,7 +57,7 @@ def find_program(name: str, bin_dir: Path) -> str | None:
 def parse_json_record(line: bytes | str) -> dict[str, Any] | None:
     """One ``postqueue -j`` line -> the object, or None when it is not a valid queue record.
 
-    ``queue_id``, ``queue_name`` and ``arrival_time`` are required; ``message_size`` (default 0) and
+    ``queue_id``, ``queue_name`` and ``arrival_time`` (a finite number) are required; ``message_size`` (default 0) and
     ``recipients`` (default none) are optional, but of the right type when present, as is each
     recipient's ``delay_reason``."""
     try:
@@ -74,6 +75,7 @@ def parse_json_record(line: bytes | str) -> dict[str, Any] | None:
         not isinstance(qid, str) or not qid
         or not isinstance(qname, str)
         or not isinstance(arrival, (int, float)) or isinstance(arrival, bool)
+        or not -1e300 < arrival < 1e300  # NaN, infinities, ints too large for a float: ages cannot be computed
         or not isinstance(size, int) or isinstance(size, bool)
         or not isinstance(rcpts, list)
     ):
@@ -146,6 +148,77 @@ def feed_json_lines(
             # message_size and recipients are optional (parse_json_record, entry_from_record): 0 and none
             add_raw(d["queue_name"], d["queue_id"], d["arrival_time"], d.get("message_size", 0),
                     [(r["address"], r.get("delay_reason", "")) for r in d.get("recipients", ())])
+    return n
+
+
+# The fast path of the summary. postqueue -j writes each record on one line, always in this form
+# (Postfix's showq_json.c): keys in this order, ", " and ": " between them. A line that has exactly
+# this form, with no backslash escape in its strings, is valid JSON whose values the groups below
+# give directly, so the summary needs no json.loads and no dict per message. Any other line (escapes,
+# another key order, malformed) goes through parse_json_record like before: same results, same
+# skipped count.
+_TEXT = r'[^"\\\x00-\x1f]*'  # the inside of a JSON string without escapes (JSON forbids raw controls)
+
+
+def _rcpt_re(address: str, reason: str) -> str:
+    """One recipient object; ``address`` and ``reason`` are the patterns of the two values."""
+    return (r'\{"address": ' + address + r'(?:, "orig_address": "' + _TEXT + r'")?'
+            r'(?:, "delay_reason": "' + reason + r'")?\}')
+
+
+_LINE = re.compile(
+    r'\{"queue_name": "(' + _TEXT + r')", "queue_id": "([^"\\\x00-\x1f]+)", '
+    # JSON integers without sign, fraction, exponent or leading zero, below 1e18 (others: the slow path)
+    r'"arrival_time": (0|[1-9][0-9]{0,17}), "message_size": (0|[1-9][0-9]{0,17}), '
+    r'"forced_expire": (?:true|false), "sender": "' + _TEXT + r'", "recipients": \['
+    # the first recipient: its address behind its opening quote (so '' means "no recipient"), its reason
+    + r'(?:' + _rcpt_re('("' + _TEXT + ')"', '(' + _TEXT + ')')
+    # the others, checked here, split by _MORE_RCPTS
+    + r'((?:, ' + _rcpt_re('"' + _TEXT + '"', _TEXT) + r')*))?\]\}\n'
+    r'|([^\n]*\n)'  # any other line
+)
+_MORE_RCPTS = re.compile(_rcpt_re('"(' + _TEXT + ')"', '(' + _TEXT + ')'))
+
+
+def feed_json_blocks(builder: SummaryBuilder, blocks: Iterable[bytes]) -> int:
+    """Add ``postqueue -j`` output given in blocks of whole lines (the last block may end without a
+    line end) to ``builder``; returns the number of records added. The summary's fast path: the
+    same results as ``feed_json_lines`` on the same lines (tests/unit/test_queue_fast.py)."""
+    add_many = builder.add_many
+    findall = _LINE.findall
+    more = _MORE_RCPTS.findall
+    n = 0
+    for block in blocks:
+        if not block.endswith(b"\n"):  # the end of the output without its line end
+            cut = block.rfind(b"\n") + 1
+            n += feed_json_blocks(builder, (block[:cut],)) if cut else 0
+            n += feed_json_lines(builder, (block[cut:],))
+            continue
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            n += feed_json_lines(builder, _split_lines(block))
+            continue
+        batch = []
+        add = batch.append
+        for qname, qid, arrival, size, first, reason, rest, other in findall(text):
+            if other:
+                # not in the canonical form: the reference parser, in its place in the order
+                add_many(batch)
+                n += len(batch)
+                batch = []
+                add = batch.append
+                n += feed_json_lines(builder, (other.encode("utf-8"),))
+                continue
+            if not first:
+                rcpts: Any = ()
+            elif not rest:
+                rcpts = ((first[1:], reason),)
+            else:
+                rcpts = [(first[1:], reason), *more(rest)]
+            add((qname, qid, int(arrival), int(size), rcpts, None))
+        add_many(batch)
+        n += len(batch)
     return n
 
 
@@ -420,7 +493,10 @@ class PostfixQueue:
             return self._read_text(fmt, builder, on_entry)
         argv = listing.argv if listing is not None else self.listing_argv("json")
         try:
-            feed_json_lines(builder, self._lines(argv, listing), on_entry, retry)
+            if on_entry is None:  # the summary only: the fast path, no object per message
+                feed_json_blocks(builder, self._blocks(argv, listing))
+            else:
+                feed_json_lines(builder, self._lines(argv, listing), on_entry, retry)
         except QueueError as exc:
             if builder.empty and self.queue_format == "auto" and "usage:" in str(exc):
                 # Postfix < 3.1 has no -j: fall back to the text listing.

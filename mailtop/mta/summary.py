@@ -21,11 +21,11 @@ from mailtop.mta.records import (
     ReasonGroup,
     Shape,
     address_domain,
-    shape_bucket,
 )
 from mailtop.reasons import normalize_reason
 
 _BUCKETS = 10
+_INF = float("inf")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -114,70 +114,115 @@ class SummaryBuilder:
         next_retry: float | None = None,
     ) -> None:
         """Add one message: ``recipients`` are ``(address, delay_reason)`` pairs."""
-        q = self._queues.get(queue)
-        if q is None:
-            q = self._queues[queue] = _Queue()
-        q.messages += 1
-        q.bytes += size
-        if q.oldest is None or arrival < q.oldest:
-            q.oldest = arrival
-            q.oldest_id = queue_id
-        if next_retry is not None and (q.next_retry is None or next_retry < q.next_retry):
-            q.next_retry = next_retry
-        age = self.now - arrival
-        bucket = shape_bucket(age) + 1
-        shape = None
-        if self.want_shapes:
-            shape = self._shape.get(queue)
-            if shape is None:
-                shape = self._shape[queue] = {"TOTAL": [0] * (_BUCKETS + 1)}
-            total = shape["TOTAL"]
-        domains_seen: set[str] = set()
-        reasons_seen: set[str] = set()
-        n = 0
-        for address, reason in recipients:
-            n += 1
-            dom = _domain(address)
-            d = self._domains.get(dom)
-            if d is None:
-                d = self._domains[dom] = _Domain()
-            d.recipients += 1
-            d.queues[queue] = d.queues.get(queue, 0) + 1
-            if dom not in domains_seen:
-                domains_seen.add(dom)
-                d.messages += 1
-                if arrival < d.oldest:
-                    d.oldest = arrival
-                    d.oldest_id = queue_id
-                if arrival < d.queue_oldest.get(queue, float("inf")):
-                    d.queue_oldest[queue] = arrival
+        self.add_many(((queue, queue_id, arrival, size, recipients, next_retry),))
+
+    def add_many(self, messages: Iterable[tuple[str, str, float, int, Iterable[tuple[str, str]], float | None]]) -> None:
+        """Add messages in order, each a tuple of ``add_raw``'s arguments
+        ``(queue, queue_id, arrival, size, recipients, next_retry)``. The hot path: one call per block
+        of a listing, the builder's tables bound to locals once."""
+        queues = self._queues
+        domains = self._domains
+        groups = self._reasons
+        shapes = self._shape if self.want_shapes else None
+        want_reasons = self.want_reasons
+        now = self.now
+        domain_of = _domain
+        reason_key = group_reason
+        inf = _INF
+        last_name: str | None = None
+        q: _Queue | None = None
+        shape: dict[str, list[int]] | None = None
+        total: list[int] = []
+        for queue, queue_id, arrival, size, recipients, next_retry in messages:
+            if queue != last_name or q is None:
+                last_name = queue
+                q = queues.get(queue)
+                if q is None:
+                    q = queues[queue] = _Queue()
+                if shapes is not None:
+                    shape = shapes.get(queue)
+                    if shape is None:
+                        shape = shapes[queue] = {"TOTAL": [0] * (_BUCKETS + 1)}
+                    total = shape["TOTAL"]
+            q.messages += 1
+            q.bytes += size
+            if q.oldest is None or arrival < q.oldest:
+                q.oldest = arrival
+                q.oldest_id = queue_id
+            if next_retry is not None and (q.next_retry is None or next_retry < q.next_retry):
+                q.next_retry = next_retry
             if shape is not None:
-                row = shape.get(dom)
-                if row is None:
-                    row = shape[dom] = [0] * (_BUCKETS + 1)
-                row[0] += 1
-                row[bucket] += 1
-                total[0] += 1
-                total[bucket] += 1
-            if reason and self.want_reasons:
-                key = group_reason(reason)
-                g = self._reasons.get(key)
-                if g is None:
-                    g = self._reasons[key] = _Reason(reason)
-                g.recipients += 1
-                if key not in reasons_seen:
-                    reasons_seen.add(key)
-                    g.messages += 1
-                    if arrival < g.oldest:
-                        g.oldest = arrival
-                rd = g.domains.get(dom)
-                if rd is None:
-                    g.domains[dom] = [1, arrival]
+                # shape_bucket(now - arrival) + 1, inlined: qshape's 2 + int(log2(minutes / 5)), capped
+                m = (now - arrival) / 300.0
+                bucket = 1 if m < 1 else min(int(m).bit_length() + 1, _BUCKETS)
+            domains_seen: set[str] | str | None = None
+            reasons_seen: set[str] | str | None = None
+            n = 0
+            for address, reason in recipients:
+                n += 1
+                dom = domain_of(address)
+                d = domains.get(dom)
+                if d is None:
+                    d = domains[dom] = _Domain()
+                d.recipients += 1
+                dq = d.queues
+                dq[queue] = dq.get(queue, 0) + 1
+                # first recipient of this message in this domain? (a set only from the second domain on)
+                if domains_seen is None:
+                    domains_seen = dom
+                    first = True
+                elif isinstance(domains_seen, str):
+                    first = dom != domains_seen
+                    if first:
+                        domains_seen = {domains_seen, dom}
                 else:
-                    rd[0] += 1
-                    if arrival < rd[1]:
-                        rd[1] = arrival
-        q.recipients += n
+                    first = dom not in domains_seen
+                    if first:
+                        domains_seen.add(dom)
+                if first:
+                    d.messages += 1
+                    if arrival < d.oldest:
+                        d.oldest = arrival
+                        d.oldest_id = queue_id
+                    if arrival < d.queue_oldest.get(queue, inf):
+                        d.queue_oldest[queue] = arrival
+                if shape is not None:
+                    row = shape.get(dom)
+                    if row is None:
+                        row = shape[dom] = [0] * (_BUCKETS + 1)
+                    row[0] += 1
+                    row[bucket] += 1
+                    total[0] += 1
+                    total[bucket] += 1
+                if reason and want_reasons:
+                    key = reason_key(reason)
+                    g = groups.get(key)
+                    if g is None:
+                        g = groups[key] = _Reason(reason)
+                    g.recipients += 1
+                    if reasons_seen is None:
+                        reasons_seen = key
+                        first = True
+                    elif isinstance(reasons_seen, str):
+                        first = key != reasons_seen
+                        if first:
+                            reasons_seen = {reasons_seen, key}
+                    else:
+                        first = key not in reasons_seen
+                        if first:
+                            reasons_seen.add(key)
+                    if first:
+                        g.messages += 1
+                        if arrival < g.oldest:
+                            g.oldest = arrival
+                    rd = g.domains.get(dom)
+                    if rd is None:
+                        g.domains[dom] = [1, arrival]
+                    else:
+                        rd[0] += 1
+                        if arrival < rd[1]:
+                            rd[1] = arrival
+            q.recipients += n
 
     def add(self, entry: QueueEntry) -> None:
         self.add_raw(
