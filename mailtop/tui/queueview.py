@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailtop.mta.summary import group_reason
 from mailtop.tui.plain import age_text, clean, human_bytes
 
 MAX_ROWS = 1000
@@ -168,8 +169,10 @@ def entry_row(e: Any, now: float) -> Row:
     rcpt = clean(first.address) if first else ""
     if len(e.recipients) > 1:
         rcpt += f" +{len(e.recipients) - 1}"
+    # The reason column shows the grouped form ("connect to *: Connection refused"): a raw reason starts
+    # with the host and port and the cause is cut off in a narrow column. Filters still see the raw text.
     return (e.queue_id, e.queue, age_text(now - e.arrival), human_bytes(e.size), clean(e.sender or "<>"), rcpt,
-            clean(first.reason) if first else "")
+            clean(group_reason(first.reason)) if first and first.reason else "")
 
 
 @dataclass

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -286,8 +287,10 @@ class QueuePanel(Panel):
             self.drawn_at = time.perf_counter()
 
     def _draw_shape(self, summary: Any) -> None:
-        out = Text()
-        for shape in summary.shapes:
+        """One qshape-style table per non-empty queue, deferred first (where stuck mail is)."""
+        tables: list[Any] = []
+        order = {"deferred": 0, "active": 1, "incoming": 2, "hold": 3, "maildrop": 4}
+        for shape in sorted(summary.shapes, key=lambda s: order.get(s.queue, 9)):
             if not shape.total or shape.total[0] == 0:
                 continue
             table = Table(title=f"{shape.queue} (recipients by age in minutes)", title_justify="left",
@@ -299,9 +302,9 @@ class QueuePanel(Panel):
             table.add_row("TOTAL", *[str(n) for n in shape.total], style="bold")
             for domain, counts in shape.rows[:50]:
                 table.add_row(literal(domain), *[str(n) if n else "." for n in counts])
-            self.query_one("#shape-text", Static).update(table)
-            return
-        self.query_one("#shape-text", Static).update(out or Text("the queue is empty", style="dim"))
+            tables += [table, Text("")]
+        shown = Group(*tables[:-1]) if tables else Text("the queue is empty", style="dim")
+        self.query_one("#shape-text", Static).update(shown)
 
     def _draw_groups(self, summary: Any, now: float) -> None:
         needle = self.filter_text.lower()
