@@ -19,8 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Select, Static
+from textual.worker import Worker, WorkerState
 
 from mailtop.tui.panel import Panel
+from mailtop.tui.secret import Secret, scrub, secret_input
 from mailtop.tui.text import literal
 from mailtop.tui.widgets import sync_table
 
@@ -40,6 +42,7 @@ class AccessPanel(Panel):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.results: list[Any] = []
+        self.failures: list[tuple[str, str]] = []
         self.running = 0
 
     def compose_body(self) -> ComposeResult:
@@ -51,7 +54,7 @@ class AccessPanel(Panel):
             yield Select(options, id="ac-endpoint", allow_blank=not options,
                          value=options[0][1] if options else Select.BLANK, prompt="endpoint")
             yield Input(placeholder="user", id="ac-user")
-            yield Input(placeholder="password", password=True, id="ac-password")
+            yield secret_input(placeholder="password", id="ac-password")
         yield Static(id="ac-verdict", classes="subtle")
         table: DataTable[Any] = DataTable(id="ac-steps", cursor_type="row")
         for key, label, width in (("endpoint", "Endpoint", 18), ("step", "Step", 12), ("verdict", "Verdict", 14),
@@ -95,27 +98,52 @@ class AccessPanel(Panel):
             return
         password = self._take_password()
         self.results = []
+        self.failures = []
         self.running = len(endpoints)
         self.query_one("#ac-verdict", Static).update(Text(f"testing {len(endpoints)} endpoint(s) as {user}..."))
         for ep in endpoints:
-            self._run(ep, user, password)
+            # a holder, not the string: Textual logs a worker's arguments (repr) and, when it fails, its
+            # locals; the fixed description keeps the arguments out of the worker's name altogether
+            self._run(ep, user, Secret(password))
         del password
 
-    @work(thread=True, group="access")
-    def _run(self, endpoint: Any, user: str, password: str) -> None:
+    @work(thread=True, group="access", description="access panel: login test", exit_on_error=False)
+    def _run(self, endpoint: Any, user: str, secret: Secret) -> None:
         from mailtop.health.access import check_login, spec_for
 
-        spec = spec_for(endpoint, user, self.ctx.config.general.timeout)
-        result = check_login(spec, password)
+        label = f"{endpoint.protocol} {endpoint.host}:{endpoint.port}"
+        try:
+            spec = spec_for(endpoint, user, self.ctx.config.general.timeout)
+            result = check_login(spec, secret.reveal())
+        except Exception as exc:  # noqa: BLE001 - shown as a notice; never a traceback (it would hold the password)
+            why = scrub(f"{exc.__class__.__name__}: {exc}", secret.reveal())
+            secret.clear()
+            self.app.call_from_thread(self._failed, label, why)
+            return
+        finally:
+            secret.clear()
         self.app.call_from_thread(self._done, result)
 
     def _done(self, result: Any) -> None:
         self.results.append(result)
-        self.running -= 1
+        self.running = max(0, self.running - 1)
         self.redraw()
 
+    def _failed(self, label: str, why: str) -> None:
+        self.failures.append((label, why))
+        self.running = max(0, self.running - 1)
+        self.app.notify(f"{label}: the login test failed: {why}", title="access", severity="error", timeout=10,
+                        markup=False)
+        self.redraw()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # _run catches its errors; this is for what escapes it (e.g. the app closing under it)
+        if event.worker.group == "access" and event.state is WorkerState.ERROR:
+            event.stop()
+            self._failed("login test", f"{event.worker.error.__class__.__name__}: {event.worker.error}")
+
     def render_view(self) -> None:
-        if not self.results:
+        if not self.results and not self.failures:
             self.query_one("#ac-verdict", Static).update(
                 Text("choose an endpoint, type user and password, Enter to test (^A: every endpoint)", style="dim"))
             return
@@ -140,6 +168,8 @@ class AccessPanel(Panel):
                 rows.append((f"{label}/cert", [literal(label), "certificate", "valid" if c.verified else "unverified",
                                                "", literal(f"{c.subject}, {c.days_left:.0f} days left, "
                                                            f"{c.tls_version}")]))
+        for label, why in self.failures:
+            verdicts.append(Text.assemble(f"{label} ", ("ERROR", "bold red"), " ", literal(why)))
         head = Text("  ").join(verdicts)
         if self.running:
             head.append(f"  ({self.running} running)", style="italic")

@@ -18,8 +18,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Sparkline, Static
+from textual.worker import Worker, WorkerState
 
 from mailtop.tui.panel import Panel
+from mailtop.tui.secret import Secret, scrub
 from mailtop.tui.text import literal
 from mailtop.tui.widgets import sync_table
 
@@ -89,18 +91,36 @@ class ProbesPanel(Panel):
         self.redraw()
         self._run(settings)
 
-    @work(thread=True, group="probe", exclusive=True)
+    @work(thread=True, group="probe", exclusive=True, description="probes panel: send a probe",
+          exit_on_error=False)
     def _run(self, settings: Any) -> None:
         from mailtop.health.probe import run_probe_sync
 
+        # The password is read here, in the worker, held by a Secret (hidden from repr) and dropped as soon
+        # as the probe returns; errors are caught so that no traceback (which would show the locals) is
+        # printed or logged by Textual.
         try:
-            password = self._password()
+            secret = Secret(self._password())
         except ValueError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
-        result = run_probe_sync(settings, password, lambda p: self.app.call_from_thread(self._progress, p))
-        del password
+        try:
+            result = run_probe_sync(settings, secret.reveal(),
+                                    lambda p: self.app.call_from_thread(self._progress, p))
+        except Exception as exc:  # noqa: BLE001 - shown as a notice; never a traceback (it would hold the password)
+            why = scrub(f"the probe failed: {exc.__class__.__name__}: {exc}", secret.reveal())
+            secret.clear()
+            self.app.call_from_thread(self._failed, why)
+            return
+        finally:
+            secret.clear()
         self.app.call_from_thread(self._finished, result)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # _run catches its errors; this is for what escapes it (e.g. the app closing under it)
+        if event.worker.group == "probe" and event.state is WorkerState.ERROR:
+            event.stop()
+            self._failed(f"the probe failed: {event.worker.error.__class__.__name__}: {event.worker.error}")
 
     def _progress(self, progress: Any) -> None:
         self.phases.append(progress)
