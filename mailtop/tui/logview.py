@@ -126,7 +126,7 @@ class LogView(ScrollView, can_focus=True):
             self.pending += len(shown)
         self._resize()
         if self.following:
-            self.scroll_to(y=max(0, len(self.view) - self.size.height), animate=False)
+            self.scroll_to(y=self._end_y(), animate=False)
         self.refresh()
 
     def set_filter(self, needle: str) -> None:
@@ -171,8 +171,15 @@ class LogView(ScrollView, can_focus=True):
     def watch_pending(self) -> None:
         self.post_message(self.State(self.following, self.pending))
 
+    def _rows(self) -> int:
+        """Lines visible at once: the height without the horizontal scrollbar (shown for long lines)."""
+        return max(1, self.scrollable_content_region.height)
+
+    def _end_y(self) -> int:
+        return max(0, len(self.view) - self._rows())
+
     def _scroll_to_cursor(self) -> None:
-        h = max(1, self.size.height)
+        h = self._rows()
         top = int(self.scroll_y)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
@@ -188,7 +195,7 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
 
     def action_page(self, direction: int) -> None:
-        self.action_cursor(direction * max(1, self.size.height - 1))
+        self.action_cursor(direction * max(1, self._rows() - 1))
 
     def action_top(self) -> None:
         self.action_cursor(-len(self.view))
@@ -196,18 +203,36 @@ class LogView(ScrollView, can_focus=True):
     def action_follow(self) -> None:
         self.cursor = len(self.view) - 1
         self._set_following(True)
-        self.scroll_to(y=max(0, len(self.view) - self.size.height), animate=False)
+        self.scroll_to(y=self._end_y(), animate=False)
         self.refresh()
 
     def action_pick(self) -> None:
         if 0 <= self.cursor < len(self.view):
             self.post_message(self.Picked(self.view[self.cursor]))
 
+    def on_resize(self, event: Any) -> None:
+        # Lines that arrive while the panel is hidden are appended to a view without a size: the
+        # scroll to the end is clamped to 0 there. When the view gets (or changes) its size, a
+        # following view shows the newest lines again.
+        self._resize()
+        if self.following:
+            self.call_after_refresh(self._scroll_end)
+
+    def on_show(self, event: Any) -> None:
+        if self.following:
+            self.call_after_refresh(self._scroll_end)
+
+    def _scroll_end(self) -> None:
+        if self.following:
+            self.cursor = len(self.view) - 1
+            self.scroll_to(y=self._end_y(), animate=False)
+            self.refresh()
+
     def on_mouse_scroll_up(self, event: Any) -> None:
         # wheel up: the user wants to read; stop following
-        if self.following and len(self.view) > self.size.height:
+        if self.following and len(self.view) > self._rows():
             self._set_following(False)
-            self.cursor = max(0, int(self.scroll_y) + self.size.height - 2)
+            self.cursor = max(0, int(self.scroll_y) + self._rows() - 2)
 
     async def on_click(self, event: Any) -> None:
         idx = int(self.scroll_y) + event.y

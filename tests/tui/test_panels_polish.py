@@ -1,0 +1,46 @@
+"""Panel details from recorded lab data: separators between labels, the log's first draw, notes, charts."""
+
+from __future__ import annotations
+
+from conftest import fixed, make_app
+from fixtures import fixed_sources, log_batch, snapshot_config
+from screen_text import screen_lines, screen_text
+from test_snapshots import settle
+
+from mailtop.tui.logview import line_of
+
+
+async def test_labels_are_separated_on_screen():
+    """What the screen shows (not how an SVG splits it into styled runs): a label never runs into the
+    next word."""
+    app = make_app(snapshot_config(), fixed_sources())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Overall CRIT  critical 1" in text
+        assert "deferred 12  hold 1" in text
+        assert "bounced 10  rejected 12" in text
+        await pilot.press("3")
+        await pilot.pause()
+        assert "FOLLOWING  300 lines shown" in screen_text(app)
+
+
+async def test_log_follows_from_the_first_draw():
+    """The first batch arrives while the Log panel is hidden; when shown it shows the newest lines."""
+    batch = log_batch()
+    last = line_of(batch.lines[-1]).rstrip("\n")
+    first = line_of(batch.lines[0]).rstrip("\n")
+    app = make_app(snapshot_config(), [fixed("log", batch)])
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await pilot.pause()
+        lines = screen_lines(app)
+        view = app.panel("log").view
+        assert view.following and view.cursor == len(view.view) - 1
+        assert any(row.startswith(last[:90]) for row in lines), "\n".join(lines)
+        assert not any(row.startswith(first[:90]) for row in lines)
+        # and at another size (the terminal grows): still the newest lines
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert any(row.startswith(last[:110]) for row in screen_lines(app))
