@@ -350,6 +350,7 @@ class _Listing:
         except OSError as exc:
             self._err.close()
             raise QueueError(f"cannot run {argv[0]}: {exc.strerror}") from None
+        self._finished = False
         self.timed_out = threading.Event()
         self._timer = threading.Timer(timeout, self._kill)
         self._timer.daemon = True
@@ -387,7 +388,10 @@ class _Listing:
             yield rest
 
     def finish(self, check: bool = True) -> None:
-        """Stop the timer, reap the process; with ``check``, raise QueueError when it failed."""
+        """Stop the timer, reap the process; with ``check``, raise QueueError when it failed. Once."""
+        if self._finished:
+            return
+        self._finished = True
         self._timer.cancel()
         proc = self.proc
         if proc.poll() is None:
@@ -576,9 +580,12 @@ class PostfixQueue:
             return builder.result(error=error)
         try:
             retry = self._start_retry(keep_map=False)
-            argv = self._read(builder, None, retry, listing)
+            argv = self._read(builder, None, retry, listing)  # reads the listing to its end and reaps it
         except QueueError as exc:
             return builder.result(error=str(exc))
+        finally:
+            if listing is not None:
+                listing.finish(check=False)  # only does something when the read stopped early
         retry.join()
         summary = builder.result(argv=tuple(argv))
         return _with_retry(summary, retry)

@@ -189,3 +189,42 @@ def test_a_non_finite_arrival_is_malformed_not_a_crash() -> None:
     """Before: ``"arrival_time": NaN`` passed the checks and int(nan) raised in the shape buckets."""
     s, n = reference(GENERATED[GENERATED.index(next(g for g in GENERATED if b"NaN" in g))])
     assert (n, s.skipped) == (0, 1)
+
+
+# --------------------------------------------------------------------------- the block reader
+
+
+def test_listing_blocks_are_whole_lines_and_lose_nothing() -> None:
+    """A writer that writes one line per write(), pausing, like postqueue: every block ends at a line
+    end except possibly the last, and the blocks add up to exactly the output."""
+    from mailtop.mta.postfix import _Listing
+
+    script = ("for i in $(seq 1 300); do printf '%s-line-%s\\n' abcdefghij $i; "
+              "[ $((i % 100)) = 0 ] && sleep 0.01; done; printf 'tail-without-newline'")
+    listing = _Listing(["sh", "-c", script], timeout=30)
+    blocks = list(listing.blocks())
+    listing.finish()
+    data = b"".join(blocks)
+    assert data == b"".join(b"abcdefghij-line-%d\n" % i for i in range(1, 301)) + b"tail-without-newline"
+    assert all(b.endswith(b"\n") for b in blocks[:-1]) and blocks[-1] == b"tail-without-newline"
+    assert len(blocks) < 300  # batched: not one block per write
+
+
+def test_listing_failure_names_the_command_and_its_stderr() -> None:
+    from mailtop.mta.postfix import QueueError, _Listing
+
+    listing = _Listing(["sh", "-c", "echo 'postqueue: fatal: Queue report unavailable - mail system is down' >&2; "
+                                    "exit 69"], timeout=30)
+    assert list(listing.blocks()) == []
+    with pytest.raises(QueueError, match="mail system is down.*is Postfix running"):
+        listing.finish()
+    listing.finish()  # a second finish does nothing
+
+
+def test_listing_timeout_kills_the_command() -> None:
+    from mailtop.mta.postfix import QueueError, _Listing
+
+    listing = _Listing(["sleep", "30"], timeout=0.2)
+    assert list(listing.blocks()) == []
+    with pytest.raises(QueueError, match="timed out after 0.2 s"):
+        listing.finish()
