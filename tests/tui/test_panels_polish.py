@@ -7,6 +7,7 @@ from fixtures import fixed_sources, log_batch, snapshot_config
 from screen_text import screen_lines, screen_text
 from test_snapshots import settle
 
+from mailtop.config import load_config
 from mailtop.tui.logview import line_of
 
 
@@ -44,3 +45,33 @@ async def test_log_follows_from_the_first_draw():
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert any(row.startswith(last[:110]) for row in screen_lines(app))
+
+
+async def test_aliases_file_with_bytes_not_utf8_is_not_rewritten(tmp_path):
+    """A Latin-1 byte in a comment: the panel shows the file read-only and says which line; typing and ^S
+    change nothing on disk (before, the byte became U+FFFD in the editor and a save wrote that)."""
+    path = tmp_path / "aliases"
+    original = b"postmaster: root\n# Fran\xe7ois's list\nlist: alice, bob\n"
+    path.write_bytes(original)
+    cfg = load_config(None, environ={}, detect=False, flags={
+        "general": {"hostname": "mail.example.test", "audit_log": str(tmp_path / "audit.log")},
+        "aliases": {"path": str(path)}})
+    app = make_app(cfg)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("7")
+        panel = app.panel("aliases")
+        for _ in range(100):
+            if panel.validations:
+                break
+            await pilot.pause(0.05)
+        assert panel.bad_lines == [2]
+        assert panel.editor.read_only
+        text = screen_text(app)
+        assert "not UTF-8 on line 2" in text and "mailtop aliases" in text, text
+        await pilot.press("e", "end", *"x", "ctrl+s")
+        await pilot.pause()
+        assert panel.editor.text == panel.loaded_text
+        panel.action_save()
+        await pilot.pause()
+        assert any("not UTF-8 on line 2" in str(n.message) for n in app._notifications)
+    assert path.read_bytes() == original

@@ -24,6 +24,17 @@ from mailtop.tui.panel import Panel
 from mailtop.tui.text import literal
 
 
+def undecodable_lines(raw: bytes) -> list[int]:
+    """The 1-based numbers of the lines of ``raw`` that are not valid UTF-8."""
+    bad = []
+    for n, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(n)
+    return bad
+
+
 class AliasEditor(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Leave editor", show=False),
@@ -61,6 +72,8 @@ class AliasesPanel(Panel):
         self.loaded_text = ""
         self.directory: Any = None
         self.validations = 0
+        self.bad_lines: list[int] = []
+        """Line numbers (1-based) holding bytes that are not UTF-8: the file is then shown read-only."""
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="al-head", classes="subtle")
@@ -90,21 +103,39 @@ class AliasesPanel(Panel):
     # ------------------------------------------------------------------ load and validate
     def load(self) -> None:
         try:
-            text = self.path.read_bytes().decode("utf-8", errors="surrogateescape")
+            raw = self.path.read_bytes()
         except OSError as exc:
-            text = ""
+            raw = b""
             self.app.notify(f"cannot read {self.path}: {exc.strerror or exc}", severity="error", markup=False)
+        self.bad_lines = undecodable_lines(raw)
+        if self.bad_lines:
+            # The editor can only hold text: bytes that are not UTF-8 would become U+FFFD and a save would
+            # write that, changing lines nobody edited. Shown read-only instead; the command line keeps them.
+            text = raw.decode("utf-8", errors="replace")
+            self.app.notify(f"{self.path}: {self._bad_text()}", title="aliases", severity="warning",
+                            timeout=10, markup=False)
+        else:
+            text = raw.decode("utf-8")
         self.loaded_text = text
-        self.editor.load_text(text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace"))
+        self.editor.read_only = self.ctx.read_only or bool(self.bad_lines)
+        self.editor.load_text(text)
         self._head()
         self.validate(self.editor.text)
+
+    def _bad_text(self) -> str:
+        lines = ", ".join(str(n) for n in self.bad_lines[:5]) + (" ..." if len(self.bad_lines) > 5 else "")
+        return (f"bytes that are not UTF-8 on line {lines}: not editable here (the editor would change them); "
+                f"fix the file, or edit with `mailtop aliases` (keeps them)")
 
     def _head(self) -> None:
         changed = self.editor.text != self.loaded_text
         parts: list[Any] = [(f"{self.dialect}: ", "bold"), literal(str(self.path))]
         if changed:
             parts.append(("  modified", "bold reverse"))
-        if self.ctx.read_only:
+        if self.bad_lines:
+            parts.append(("  READ-ONLY: ", "bold"))
+            parts.append(f"not UTF-8 (line {self.bad_lines[0]})")
+        elif self.ctx.read_only:
             parts.append(("  READ-ONLY: ", "bold"))
             parts.append(literal(self.ctx.read_only_reason))
         else:
@@ -145,6 +176,8 @@ class AliasesPanel(Panel):
              "bold red" if errors else "bold"),
         )
         lines = [head]
+        if self.bad_lines:
+            lines.insert(0, Text(self._bad_text(), style="bold red"))
         for p in shown[:6]:
             style = "red" if p.is_error else "yellow" if p.severity == "warning" else ""
             lines.append(Text.assemble((f"line {p.line}: " if p.line else "file: ", "bold"),
@@ -167,6 +200,9 @@ class AliasesPanel(Panel):
 
     def action_save(self) -> None:
         if not self.can_act():
+            return
+        if self.bad_lines:
+            self.app.notify(f"{self.path}: {self._bad_text()}", severity="error", markup=False)
             return
         from mailtop.ops.aliases import AliasFile, plan_rebuild, save_with_config
 
