@@ -1,9 +1,9 @@
 """Build a ``QueueSummary`` from queue records one at a time, keeping only aggregates.
 
-``SummaryBuilder.add_raw(queue, queue_id, arrival, size, sender, recipients)`` is the hot path: the
-Postfix adapter calls it with the fields of each ``postqueue -j`` line without building a
-``QueueEntry``. Memory is bounded by the number of distinct (queue, domain) and (reason, domain)
-pairs, never by the number of messages.
+``SummaryBuilder.add_many(messages)`` is the hot path: the Postfix adapter calls it once per block of
+``postqueue -j`` lines with the fields of each message (``add_raw``'s arguments as a tuple), without
+building a ``QueueEntry``. ``add_raw`` adds one message, ``add`` one ``QueueEntry``. Memory is bounded
+by the number of distinct (queue, domain) and (reason, domain) pairs, never by the number of messages.
 """
 
 from __future__ import annotations

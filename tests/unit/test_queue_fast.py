@@ -74,9 +74,9 @@ def test_the_capture_is_read_alike_and_takes_the_fast_path() -> None:
     s = assert_same(CAPTURE)
     assert s.total_messages == 13 and s.skipped == 0
     # every recorded line has the canonical form (else this test would not test the fast path)
-    from mailtop.mta.postfix import _LINE
+    from mailtop.mta.postfix import _fast_patterns
 
-    assert all(m.group(8) is None for m in _LINE.finditer(CAPTURE.decode()))
+    assert all(m.group(8) is None for m in _fast_patterns()[0].finditer(CAPTURE.decode()))
 
 
 def test_the_capture_without_its_last_line_end() -> None:
