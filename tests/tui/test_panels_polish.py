@@ -8,7 +8,9 @@ from screen_text import screen_lines, screen_text
 from test_snapshots import settle
 
 from mailtop.config import load_config
-from mailtop.tui.logview import line_of
+from mailtop.queueid import is_queue_id
+from mailtop.tui.logview import LogLine, line_of
+from mailtop.tui.panels.trace import queue_id_of
 
 
 async def test_labels_are_separated_on_screen():
@@ -75,3 +77,14 @@ async def test_aliases_file_with_bytes_not_utf8_is_not_rewritten(tmp_path):
         await pilot.pause()
         assert any("not UTF-8 on line 2" in str(n.message) for n in app._notifications)
     assert path.read_bytes() == original
+
+
+def test_trace_takes_queue_ids_of_every_length():
+    """The queue ID of a plain line, by the shared validator (``mailtop.queueid``): short IDs up to 21
+    hex digits (XFS/btrfs inode numbers), long IDs with a 7-character seconds part."""
+    head = "Nov 25 18:15:55 mail postfix/qmgr[695]: "
+    for qid in ("2FB905143E6", "D59A3400000087", "D59A34000000870ABCDEF", "4YQ3Xz5ZbBz1n2", "4YQ3XzK5ZbBz1n2"):
+        assert is_queue_id(qid)
+        assert queue_id_of(LogLine(f"{head}{qid}: removed", "")) == qid
+    for word in ("warning", "D59A34000000870ABCDEF0", "4YQ3Xz5ZbBzz"):
+        assert queue_id_of(LogLine(f"{head}{word}: removed", "")) == ""

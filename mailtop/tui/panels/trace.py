@@ -18,11 +18,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from mailtop.queueid import LONG_PATTERN, SHORT_PATTERN, is_queue_id
 from mailtop.tui.logview import LogLine, status_style
 from mailtop.tui.panel import Panel, hms
 from mailtop.tui.text import literal
 
-_QID = re.compile(r"\]: ([0-9A-F]{6,20}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10}z[0-9A-Za-z]{1,20}): ")
+# the shared validator's patterns (short IDs of 6-21 hex digits, long IDs with a 10-11 character time part)
+_QID = re.compile(rf"\]: ({SHORT_PATTERN}|{LONG_PATTERN}): ")
 
 
 def queue_id_of(line: LogLine) -> str:
@@ -30,7 +32,7 @@ def queue_id_of(line: LogLine) -> str:
     if qid:
         return qid
     m = _QID.search(line.plain)
-    return m.group(1) if m else ""
+    return m.group(1) if m and is_queue_id(m.group(1)) else ""
 
 
 def flow_text(flow: Any) -> Text:
