@@ -8,6 +8,7 @@ from screen_text import screen_lines, screen_text
 from test_snapshots import settle
 
 from mailtop.config import load_config
+from mailtop.health.probe import ProbeResult, ProbeStatus
 from mailtop.queueid import is_queue_id
 from mailtop.tui.logview import LogLine, line_of
 from mailtop.tui.panels.trace import queue_id_of
@@ -88,3 +89,20 @@ def test_trace_takes_queue_ids_of_every_length():
         assert queue_id_of(LogLine(f"{head}{qid}: removed", "")) == qid
     for word in ("warning", "D59A34000000870ABCDEF0", "4YQ3Xz5ZbBzz"):
         assert queue_id_of(LogLine(f"{head}{word}: removed", "")) == ""
+
+
+async def test_probe_notes_are_shown():
+    note = "a text/plain part declares an unknown charset 'x-bogus': read as UTF-8 (with replacement)"
+    result = ProbeResult(token="mt1", target="echo@lab.test", sender="probe@lab.test", status=ProbeStatus.REPLIED,
+                         started="2026-05-28T20:26:40Z", total_seconds=0.62, timeout=30.0, round_trip=0.56,
+                         reply_from="Lab echo responder <echo@lab.test>", notes=(note,))
+    app = make_app(snapshot_config(), fixed_sources())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("9")
+        panel = app.panel("probes")
+        panel.result = result
+        panel.redraw()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "REPLIED  round trip 0.56s" in text
+        assert f"note {note}" in text

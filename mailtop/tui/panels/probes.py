@@ -163,6 +163,8 @@ class ProbesPanel(Panel):
             auth = [f"{a.method}={a.result}" for a in (*r.reply_auth, *r.probe_auth)]
             if auth:
                 lines.append(Text.assemble("auth ", literal(" ".join(auth))))
+            for note in r.notes:  # how the reply was read where it was not as declared
+                lines.append(Text.assemble(("note ", "bold yellow"), literal(note)))
         self.query_one("#pr-flight", Static).update(Text("\n").join(lines[-8:]) if lines else
                                                     Text("no probe sent in this session", style="dim"))
         rts = [h.round_trip for h in self.history if h.round_trip is not None]
