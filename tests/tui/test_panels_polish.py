@@ -12,6 +12,7 @@ from mailtop.health.probe import ProbeResult, ProbeStatus
 from mailtop.queueid import is_queue_id
 from mailtop.tui.logview import LogLine, line_of
 from mailtop.tui.panels.trace import queue_id_of
+from mailtop.tui.spark import spark_text
 
 
 async def test_labels_are_separated_on_screen():
@@ -106,3 +107,21 @@ async def test_probe_notes_are_shown():
         text = screen_text(app)
         assert "REPLIED  round trip 0.56s" in text
         assert f"note {note}" in text
+
+
+def test_spark_text_one_cell_per_point_oldest_first():
+    assert spark_text([1.0], 80).plain == "collecting (1 of 3 points)"
+    t = spark_text([1.21, 0.93, 2.40], 80, need=2, unit=" s").plain
+    assert t.startswith("▂▁█  0.93..2.4 s, 3 points")  # not stretched into blocks over the width
+    assert spark_text([5, 5, 5], 80).plain.startswith("▄▄▄ ")  # flat: a level line, not empty or solid
+    assert spark_text(list(range(200)), 60).plain.startswith("▁")  # the newest that fit, oldest left
+    assert len(spark_text(list(range(200)), 60).plain.split()[0]) == 36
+
+
+async def test_delays_say_they_are_collecting():
+    app = make_app(snapshot_config(), fixed_sources())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        assert screen_text(app).count("collecting (1 of 3 points)") == 2

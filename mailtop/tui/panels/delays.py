@@ -13,9 +13,10 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 
 from mailtop.tui.panel import Panel
+from mailtop.tui.spark import spark_text
 from mailtop.tui.text import literal
 from mailtop.tui.widgets import sync_table
 
@@ -43,9 +44,9 @@ class DelaysPanel(Panel):
     def compose_body(self) -> ComposeResult:
         yield Static(id="dl-head", classes="subtle")
         yield Static("p90 delay (s) over time", classes="subtle")
-        yield Sparkline([], id="dl-p90")
+        yield Static(id="dl-p90")
         yield Static("deliveries per poll", classes="subtle")
-        yield Sparkline([], id="dl-rate")
+        yield Static(id="dl-rate")
         table: DataTable[Any] = DataTable(id="dl-table", cursor_type="row")
         for key, label, width in (("kind", "By", 6), ("name", "Relay / domain", 30), ("n", "N", 6),
                                   ("p50", "p50 s", 7), ("p90", "p90 s", 7), ("p99", "p99 s", 7), ("max", "max s", 7)):
@@ -69,13 +70,16 @@ class DelaysPanel(Panel):
         data = self.data("log")
         if getattr(data, "delays", None) is None:
             self.query_one("#dl-head", Static).update(Text("no log data yet", style="dim"))
+            for chart in ("#dl-p90", "#dl-rate"):
+                self.query_one(chart, Static).update(spark_text([], 80))
             return
         d = data.delays
         self.query_one("#dl-head", Static).update(Text.assemble(
             (f"last {int(data.window / 60)} min: ", "bold"),
             f"{d.count} deliveries  p50 {secs(d.p50)}s  p90 {secs(d.p90)}s  p99 {secs(d.p99)}s  max {secs(d.max)}s"))
-        self.query_one("#dl-p90", Sparkline).data = list(self.p90)
-        self.query_one("#dl-rate", Sparkline).data = list(self.delivered)
+        width = self.size.width or 80
+        self.query_one("#dl-p90", Static).update(spark_text([round(v, 1) for v in self.p90], width, unit=" s"))
+        self.query_one("#dl-rate", Static).update(spark_text(list(self.delivered), width))
         needle = self.filter_text.lower()
         rows = []
         for kind, groups in (("relay", data.by_relay), ("domain", data.by_domain)):

@@ -17,11 +17,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from mailtop.tui.panel import Panel
 from mailtop.tui.secret import Secret, scrub
+from mailtop.tui.spark import spark_text
 from mailtop.tui.text import literal
 from mailtop.tui.widgets import sync_table
 
@@ -46,7 +47,7 @@ class ProbesPanel(Panel):
         yield Static(id="pr-target", classes="subtle")
         yield Static(id="pr-flight")
         yield Static("round trips (s), oldest to newest", classes="subtle")
-        yield Sparkline([], id="pr-spark")
+        yield Static(id="pr-spark")
         table: DataTable[Any] = DataTable(id="pr-history", cursor_type="row")
         for key, label, width in (("time", "Time (UTC)", 20), ("status", "Status", 14), ("rt", "Round trip", 11),
                                   ("submit", "Submit", 8), ("target", "Target", None)):
@@ -168,7 +169,7 @@ class ProbesPanel(Panel):
         self.query_one("#pr-flight", Static).update(Text("\n").join(lines[-8:]) if lines else
                                                     Text("no probe sent in this session", style="dim"))
         rts = [h.round_trip for h in self.history if h.round_trip is not None]
-        self.query_one("#pr-spark", Sparkline).data = rts[-120:]
+        self.query_one("#pr-spark", Static).update(spark_text(rts, self.size.width or 80, need=2, unit=" s"))
         needle = self.filter_text.lower()
         rows = []
         for h in reversed(self.history):
