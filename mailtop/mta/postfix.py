@@ -356,7 +356,8 @@ def _split_lines(block: bytes) -> Iterator[bytes]:
 class _Listing:
     """One listing command, started at once; its stdout read in blocks of whole lines."""
 
-    READ_SIZE = 1 << 20
+    PIPE_SIZE = 1 << 20  # asked for: postqueue never waits for the reader (a parse burst, a GC pass)
+    READ_SIZE = 1 << 16
     BLOCK = 1 << 15
 
     def __init__(self, argv: list[str], timeout: float) -> None:
@@ -393,7 +394,7 @@ class _Listing:
         other CPUs."""
         assert self.proc.stdout is not None
         stdout = self.proc.stdout  # unbuffered (bufsize=0): one read() per readinto()
-        _grow_pipe(stdout.fileno(), self.READ_SIZE)
+        _grow_pipe(stdout.fileno(), self.PIPE_SIZE)
         view = memoryview(bytearray(self.READ_SIZE))
         readinto, block = stdout.readinto, self.BLOCK
         gathered = bytearray()
