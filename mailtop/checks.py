@@ -395,19 +395,24 @@ def tail_lines(path: Any, since: float, parser: Any, max_bytes: int = TAIL_MAX, 
     with open(path, "rb") as fh:
         end = fh.seek(0, 2)
         pos = end
-        data = b""
+        pieces: list[bytes] = []  # read backwards; joined once at the end (prepending was quadratic)
+        head = b""  # what the next look at "the first whole line" needs: the front up to its first newline
         while pos > 0 and end - pos < max_bytes:
             step = min(chunk, pos)
             pos -= step
             fh.seek(pos)
-            data = fh.read(step) + data
-            first_nl = data.find(b"\n")
+            piece = fh.read(step)
+            pieces.append(piece)
+            head = piece + head
+            first_nl = head.find(b"\n")
             if pos == 0 or first_nl < 0:
                 continue
-            line = data[first_nl + 1 : data.find(b"\n", first_nl + 1)].decode("utf-8", "replace")
+            line = head[first_nl + 1 : head.find(b"\n", first_nl + 1)].decode("utf-8", "replace")
+            head = head[: first_nl + 1]
             ts = parser.parse(line).ts if line else 0.0
             if ts and ts < since:
                 break
+        data = b"".join(reversed(pieces))
     if pos > 0:
         data = data[data.find(b"\n") + 1 :]  # drop the partial first line
     text = data.decode("utf-8", "replace")
