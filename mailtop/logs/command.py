@@ -57,31 +57,19 @@ def summarize_events(paths: Iterable[str | os.PathLike[str] | None], syslog_name
     """Whole files -> ``LogStats`` through ``LineParser.parse`` and ``LogStats.add``, one ``LogEvent`` per
     line (the reference the fast path is tested against; ``recent_flows`` works here)."""
     from mailtop.logs.flows import FlowTracker
-    from mailtop.logs.follow import read_lines
+    from mailtop.logs.follow import for_each_input, read_lines
     from mailtop.logs.parse import LineParser
     from mailtop.logs.stats import LogStats
 
     stats = LogStats(syslog_names=syslog_names, flows=FlowTracker(max_flows=max_flows))
     add = stats.add
-    for path in paths:
-        ref = None
-        if path is not None:
-            try:
-                ref = os.stat(path).st_mtime
-            except OSError as exc:
-                if errors is None:
-                    raise
-                errors.append((str(path), exc))
-                continue
+    def consume(path: Any, ref: float | None) -> None:
         parse = LineParser(ref).parse
-        try:
-            for batch in read_lines(path):
-                for line in batch:
-                    add(parse(line))
-        except OSError as exc:
-            if errors is None:
-                raise
-            errors.append((str(path) if path else "stdin", exc))
+        for batch in read_lines(path):
+            for line in batch:
+                add(parse(line))
+
+    for_each_input(paths, errors, consume)
     return stats
 
 

@@ -162,26 +162,11 @@ _INF = float("inf")
 def summarize_fast(paths: Iterable[str | os.PathLike[str] | None], syslog_names: Iterable[str] = (),
                    errors: list[tuple[str, OSError]] | None = None, max_flows: int = 100_000) -> LogStats:
     """Whole files -> ``LogStats`` (see the module docstring); the arguments of ``command.summarize``."""
-    from mailtop.logs.follow import read_line_batches
+    from mailtop.logs.follow import for_each_input, read_line_batches
 
     stats = LogStats(syslog_names=syslog_names, flows=ReportFlows(max_flows=max_flows))  # type: ignore[arg-type]
     run = _Run(stats)
-    for path in paths:
-        ref = None
-        if path is not None:
-            try:
-                ref = os.stat(path).st_mtime
-            except OSError as exc:
-                if errors is None:
-                    raise
-                errors.append((str(path), exc))
-                continue
-        try:
-            run.feed(P.LineParser(ref), read_line_batches(path))
-        except OSError as exc:
-            if errors is None:
-                raise
-            errors.append((str(path) if path else "stdin", exc))
+    for_each_input(paths, errors, lambda path, ref: run.feed(P.LineParser(ref), read_line_batches(path)))
     return stats
 
 

@@ -630,3 +630,27 @@ class JournalFollower:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def for_each_input(paths, errors, consume) -> None:
+    """Call ``consume(path, mtime)`` for each input of a report (``None`` is stdin, mtime ``None``).
+
+    An unreadable input is appended to ``errors`` as ``(name, OSError)`` and the others still run; with
+    ``errors=None`` the error is raised. Shared by the full and the fast report paths.
+    """
+    for path in paths:
+        ref = None
+        if path is not None:
+            try:
+                ref = os.stat(path).st_mtime
+            except OSError as exc:
+                if errors is None:
+                    raise
+                errors.append((str(path), exc))
+                continue
+        try:
+            consume(path, ref)
+        except OSError as exc:
+            if errors is None:
+                raise
+            errors.append((str(path) if path else "stdin", exc))
