@@ -7,14 +7,20 @@ they are registered in ``SUBCOMMANDS`` and imported only when present, so this m
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
-from collections.abc import Sequence
 
 from mailtop import __version__
-from mailtop.config import Config, ConfigError, Layer, load_config, parse_assignments
+
+# argparse, importlib and mailtop.config are imported in the functions that use them: ``mailtop
+# queue`` starts its listing (mailtop.mta.early) before any of them is loaded.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+    from mailtop.config import Config, Layer
+    from mailtop.mta.early import EarlyListing
 
 # name -> (module, one-line help). A module that does not exist yet is simply not offered.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -30,12 +36,9 @@ CHECK_MODULE = "mailtop.report"
 
 
 def _available(module: str) -> bool:
-    """Whether ``module`` (a ``mailtop.`` module) exists, without importing its package."""
-    from pathlib import Path
-
-    rel = Path(*module.split(".")[1:])
-    here = Path(__file__).resolve().parent
-    return (here / rel).with_suffix(".py").is_file() or (here / rel / "__init__.py").is_file()
+    """Whether ``module`` (a ``mailtop.`` module) exists, without importing its package (or pathlib)."""
+    rel = os.path.join(os.path.dirname(os.path.realpath(__file__)), *module.split(".")[1:])
+    return os.path.isfile(rel + ".py") or os.path.isfile(os.path.join(rel, "__init__.py"))
 
 
 # Options of the main parser that take a value: the word after them is not a subcommand name.
@@ -61,6 +64,9 @@ def _chosen_subcommand(argv: Sequence[str]) -> str | None:
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser. With ``argv``, only the subcommand it names is configured (its module
     imported); the others are listed for help but cost nothing."""
+    import argparse
+    import importlib
+
     chosen = _chosen_subcommand(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="mailtop",
@@ -93,6 +99,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _flags(args: argparse.Namespace) -> Layer:
+    from mailtop.config import parse_assignments
+
     layer = parse_assignments(args.set)
     if args.read_only:
         layer.setdefault("general", {})["read_only"] = "true"
@@ -114,10 +122,35 @@ def show_config(cfg: Config, out=None) -> None:
         print(f"{key:<{width}}  {shown!s:<40}  [{source}]", file=out)
 
 
+def _early_listing(argv: list[str]) -> EarlyListing | None:
+    """``mailtop queue`` (the summary): its ``postqueue -j``, started before anything else is imported
+    (``mailtop.mta.early``; the queue command takes it over only if it is the configured command)."""
+    if _chosen_subcommand(argv) != "queue" or not _available(SUBCOMMANDS["queue"][0]):
+        return None
+    from mailtop.mta.early import start_queue_summary
+
+    return start_queue_summary(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    early = _early_listing(argv)
+    try:
+        return _main(argv, early)
+    finally:
+        if early is not None:
+            early.discard()  # unless the queue command took it over: a refused option, a config error
+
+
+def _main(argv: list[str], early: EarlyListing | None) -> int:
+    import importlib
+
+    from mailtop.config import ConfigError, load_config
+
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    if early is not None:
+        args.early_listing = early
     try:
         cfg = load_config(args.config, flags=_flags(args))
     except ConfigError as exc:

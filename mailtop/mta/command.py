@@ -65,7 +65,8 @@ def _run(args: argparse.Namespace, cfg: Any) -> int:
         except QueueError as exc:
             print(f"mailtop queue: {exc}", file=sys.stderr)
             return 3
-    summary = queue.summarize(shapes=args.shape, reasons=args.reasons)
+    # the listing mailtop.cli started before the config was loaded (used only if it is this one)
+    summary = queue.summarize(shapes=args.shape, reasons=args.reasons, early=getattr(args, "early_listing", None))
     if args.json:
         from mailtop.mta.jsonout import summary_json, write_json
 

@@ -27,30 +27,16 @@ if TYPE_CHECKING:
     from mailtop.mta.records import QueueEntry, QueueSummary, Snapshot
     from mailtop.mta.summary import SummaryBuilder
 
+from mailtop.mta.early import find_program
+
+if TYPE_CHECKING:
+    from mailtop.mta.early import EarlyListing
+
 DEFAULT_CONFIG_DIR = Path("/etc/postfix")
 
 
 class QueueError(RuntimeError):
     """The queue could not be read at all; the message says what is missing and what to do."""
-
-
-def _executable(path: str) -> bool:
-    return os.access(path, os.X_OK) and os.path.isfile(path)
-
-
-def find_program(name: str, bin_dir: Path) -> str | None:
-    """``bin_dir/name`` when executable, else ``name`` on PATH, else None (``shutil.which``'s rule,
-    without importing shutil and its compression modules on the start-up path)."""
-    cand = os.path.join(bin_dir, name)
-    if _executable(cand):
-        return cand
-    if os.path.dirname(name):
-        return name if _executable(name) else None
-    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        cand = os.path.join(folder or os.curdir, name)
-        if _executable(cand):
-            return cand
-    return None
 
 
 def _json_loads(text: bytes | str) -> Any:
@@ -360,16 +346,24 @@ class _Listing:
     READ_SIZE = 1 << 16
     BLOCK = 1 << 15
 
-    def __init__(self, argv: list[str], timeout: float) -> None:
+    def __init__(self, argv: list[str], timeout: float, started: EarlyListing | None = None) -> None:
+        """Start ``argv``; or, with ``started``, take over that process (``mailtop.mta.early``, the
+        same command started before the CLI was imported): its timeout counts from its start."""
         self.argv = argv
         self.timeout = timeout
-        self._err = _scratch_file()
-        try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err,
-                                         bufsize=0)
-        except OSError as exc:
-            self._err.close()
-            raise QueueError(f"cannot run {argv[0]}: {exc.strerror}") from None
+        self.proc: Any
+        if started is not None:
+            self._err = os.fdopen(started.adopt(), "w+b")
+            self.proc = started
+            timeout = max(0.0, timeout - (time.time() - started.started))
+        else:
+            self._err = _scratch_file()
+            try:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                             stderr=self._err, bufsize=0)
+            except OSError as exc:
+                self._err.close()
+                raise QueueError(f"cannot run {argv[0]}: {exc.strerror}") from None
         self._finished = False
         self.timed_out = threading.Event()
         self._timer = threading.Timer(timeout, self._kill)
@@ -585,20 +579,39 @@ class PostfixQueue:
 
     # ------------------------------------------------------------------ public API
 
-    def summarize(self, *, shapes: bool = True, reasons: bool = True, now: float | None = None) -> QueueSummary:
+    def summarize(
+        self,
+        *,
+        shapes: bool = True,
+        reasons: bool = True,
+        now: float | None = None,
+        early: EarlyListing | None = None,
+    ) -> QueueSummary:
         """Counts, oldest ages, shape and reason groups; never raises for a missing or unreadable queue
         (the summary's ``error`` says why). Keeps no per-message objects.
 
         ``postqueue -j`` is started before anything else (the summary code is imported and the queue
-        folder looked up while it runs)."""
-        now = time.time() if now is None else now
+        folder looked up while it runs). ``early``: a listing ``mailtop.mta.early`` started before the
+        configuration was loaded; used only when its command is exactly this queue's listing command
+        (then its start is the reference time), else killed."""
         listing: _Listing | None = None
         error = ""
         if self._format() == "json":
             try:
-                listing = _Listing(self.listing_argv("json"), self.timeout)
+                argv = self.listing_argv("json")
+                if early is not None and early.argv == argv:
+                    now = early.started if now is None else now
+                    listing = _Listing(argv, self.timeout, started=early)
+                else:
+                    if early is not None:
+                        early.discard()
+                    now = time.time() if now is None else now
+                    listing = _Listing(argv, self.timeout)
             except QueueError as exc:
                 error = str(exc)
+        if early is not None:
+            early.discard()  # not the command this configuration lists with (no-op when taken over)
+        now = time.time() if now is None else now
         from mailtop.mta.summary import SummaryBuilder
 
         builder = SummaryBuilder(now, "postqueue -j", shapes=shapes, reasons=reasons)

@@ -219,3 +219,74 @@ def test_ctrl_d_at_the_action_prompt_is_no(lab: dict, lab_config: Config, filled
     assert "nothing done" in p.stderr
     assert ids_for(lab_config, domain, "hold") == []
     assert sorted(ids_for(lab_config, domain, "deferred")) == sorted(ids)
+
+
+# --------------------------------------------------------------------------- the early start
+
+
+def _children_named(name: str) -> list[int]:
+    """PIDs of this process's children (any thread's) whose command is ``name``, zombies included."""
+    pids = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as fh:
+            for pid in fh.read().split():
+                try:
+                    comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                except FileNotFoundError:
+                    continue
+                if comm == name:
+                    pids.append(int(pid))
+    return pids
+
+
+def _domain_row(summary, domain: str) -> tuple[int, int]:
+    (d,) = [d for d in summary.domains if d.domain == domain]
+    return d.recipients, d.messages
+
+
+def test_early_listing_is_taken_over(lab: dict, lab_config: Config, filled: tuple[str, list[str]]) -> None:
+    """`mailtop queue --json --shape` starts postqueue before the config is loaded; the summary takes
+    that very process over (no second postqueue) and gives what the normal path gives."""
+    from mailtop.cli import _early_listing
+
+    domain, _ = filled
+    queue = PostfixQueue.from_config(lab_config)
+    listing = _early_listing(["--config", str(Path(lab["state_dir"]) / "mailtop.toml"), "queue", "--json", "--shape"])
+    assert listing is not None and listing.argv == queue.listing_argv("json")
+    s = queue.summarize(early=listing)
+    assert listing.adopted and listing.returncode == 0
+    assert s.error == "" and s.time == listing.started and s.argv == tuple(listing.argv)
+    assert _domain_row(s, domain) == (7, 5) == _domain_row(queue.summarize(), domain)
+    assert _children_named("postqueue") == []
+
+
+def test_a_wrong_early_guess_is_killed_and_the_listing_run_again(lab_config: Config,
+                                                                filled: tuple[str, list[str]]) -> None:
+    from mailtop.mta import early
+
+    domain, _ = filled
+    decoy = early.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert decoy is not None
+    s = PostfixQueue.from_config(lab_config).summarize(early=decoy)
+    assert decoy.returncode == -9  # killed and reaped
+    assert s.error == "" and _domain_row(s, domain) == (7, 5)
+    assert s.argv == tuple(PostfixQueue.from_config(lab_config).listing_argv("json"))
+
+
+def test_early_listing_is_reaped_when_the_command_line_or_config_is_refused(lab: dict, tmp_path: Path,
+                                                                           capsys) -> None:
+    from mailtop.cli import _early_listing, main
+
+    bad = tmp_path / "mailtop.toml"
+    bad.write_text(f'[postfix]\nconfig_dir = "{lab["postfix"]["config_dir"]}"\n[smtp]\nprot = 25\n')
+    argv = ["--config", str(bad), "queue", "--json"]
+    started = _early_listing(argv)
+    assert started is not None  # the guess does start postqueue for this command line ...
+    started.discard()
+    assert main(argv) == 2  # ... and the config error (did you mean) still comes out, the child reaped
+    assert "unknown key 'smtp.prot' (did you mean 'port'?)" in capsys.readouterr().err
+    assert _children_named("postqueue") == []
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(Path(lab["state_dir"]) / "mailtop.toml"), "queue", "--top", "many"])
+    assert exc.value.code == 2 and "invalid int value" in capsys.readouterr().err
+    assert _children_named("postqueue") == []
