@@ -7,8 +7,16 @@ the counts and delay percentiles of the last ``thresholds.log_window``. ``trace(
 flow the statistics tracked for a queue ID. Both hold one lock, so a UI thread may trace while a
 worker thread polls.
 
-Memory is bounded for a process that runs for weeks: at most ``logs.max_flows`` flows and at most
-``MAX_KEYS`` distinct senders, recipients, reasons ... per counter (the rarest are dropped first).
+Memory is bounded for a process that runs for weeks, and levels off within minutes:
+
+* the per-minute buckets of the statistics (counts, reasons and one delay sample per final delivery)
+  are kept only for ``thresholds.log_window`` (the longest window a poll asks for), not the statistics'
+  default hour: at 2,000 lines/s the delay samples alone grew ~1.7 MiB a minute for an hour;
+* at most ``LIVE_MAX_FLOWS`` flows (or ``logs.max_flows`` when lower): flows of messages that are
+  never removed (deferred mail) otherwise pile up to ``logs.max_flows`` (100,000, ~1.1 KiB each);
+  the dashboard traces the lines it shows, which are recent;
+* at most ``MAX_KEYS`` distinct senders, recipients, reasons ... per counter (the rarest are dropped
+  first).
 
 No Textual, no display code: a front end turns the events into what it shows.
 """
@@ -28,6 +36,9 @@ otherwise follow from the end, as tail -f does."""
 
 MAX_KEYS = 50_000
 """Distinct keys kept per counter of the statistics (senders, recipients, domains, reasons)."""
+
+LIVE_MAX_FLOWS = 20_000
+"""Flows (messages by queue ID) a live monitor keeps at most; the oldest first seen is evicted."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,10 @@ class LogMonitor:
             except OSError:
                 continue
         self.follower = MailLogFollower(files, from_start=size <= FROM_START_MAX)
-        self.stats = LogStats(clock=clock, max_keys=MAX_KEYS, syslog_names=cfg.logs.syslog_names,
-                              flows=FlowTracker(max_flows=cfg.logs.max_flows))
         self.window = cfg.thresholds.log_window
+        self.stats = LogStats(clock=clock, window_max=max(60.0, float(self.window)), max_keys=MAX_KEYS,
+                              syslog_names=cfg.logs.syslog_names,
+                              flows=FlowTracker(max_flows=min(cfg.logs.max_flows, LIVE_MAX_FLOWS)))
         self.clock = clock
         self._lock = threading.Lock()
 

@@ -52,7 +52,9 @@ def hms(ts: float | None) -> str:
 
 
 class FilterBar(Input):
-    """The ``/`` filter: filters as you type; Enter keeps it, Escape clears it."""
+    """The ``/`` filter: filters as you type; Enter keeps it, Escape clears it. It lies over the
+    panel's status line while open (alone in its own CSS layer), so showing and hiding it moves
+    nothing else on the screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear_filter", "Clear filter", show=False)]
 
@@ -163,7 +165,7 @@ class Panel(Vertical, can_focus=True):
             widget = self.query_one("#panel-status", Static)
         except NoMatches:  # not composed yet
             return
-        widget.update(status)
+        widget.update(status, layout=False)  # one line (CSS height 1): a repaint, never a re-layout
         widget.set_class(any(s.stale for s in self.snaps.values()), "stale")
 
     # ---------------------------------------------------------------- filter
@@ -173,9 +175,8 @@ class Panel(Vertical, can_focus=True):
         bar.focus()
 
     def close_filter(self) -> None:
-        bar = self.query_one("#filter", FilterBar)
-        if not bar.value:
-            bar.display = False
+        """Hide the bar (a kept filter is named in the status line under it; ``/`` edits it again)."""
+        self.query_one("#filter", FilterBar).display = False
         self.focus_body()
 
     def focus_body(self) -> None:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer
+from textual.widget import Widget
+from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
 from mailtop.model import Status
 from mailtop.tui.plain import human_bytes
 
-__all__ = ["MailtopFooter", "bar", "cursor_key", "human_bytes", "status_text", "sync_table"]
+__all__ = ["KeyBar", "bar", "cursor_key", "human_bytes", "status_text", "sync_table"]
 
 # Colour is a second channel only: the label says it in words (NO_COLOR, colour blindness).
 _STATUS = {
@@ -78,16 +78,89 @@ def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> N
     table.move_cursor(row=target, animate=False)
 
 
-class MailtopFooter(Footer):
-    """Textual's ``Footer`` without its leak: it recomposes its keys whenever the bindings change (every
-    focus change) and binds each new key's ``compact`` to itself (``data_bind``); the footer keeps the
-    watcher, and so the widget, of every key it ever made. 100 key presses left 2,260 dead keys alive,
-    which made every full garbage collection slower (100+ ms) and memory grow. Before composing new
-    keys, drop the watchers of keys no longer attached."""
+class KeyBar(Widget):
+    """The footer: the keys that work now (focused widget, its panel, the app), drawn as one line of text.
 
-    def compose(self) -> ComposeResult:
-        watchers = getattr(self, "__watchers", None)  # textual.reactive._watch stores them under this name
-        if isinstance(watchers, dict) and watchers.get("compact"):
-            watchers["compact"][:] = [(node, cb) for node, cb in watchers["compact"]
-                                      if getattr(node, "is_attached", False)]
-        yield from super().compose()
+    Textual's ``Footer`` recomposes after every change of the bindings (each focus change: a panel
+    switch, opening or closing the filter): it removes its ``FooterKey`` widgets and mounts new ones,
+    which cost 40-100 ms of the UI's event loop per key under load, a re-layout of the screen, and kept
+    the dead keys alive through ``data_bind`` watchers (a leak). This bar only re-renders its one line,
+    and only when the keys shown change. It looks like the compact ``Footer`` (same colour variables);
+    a click on a key presses it.
+    """
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"keybar--key", "keybar--description", "keybar--disabled"}
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        width: 1fr;
+        color: $footer-foreground;
+        background: $footer-background;
+        & > .keybar--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        & > .keybar--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        & > .keybar--disabled { text-style: dim; }
+    }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.keys: tuple[tuple[str, str, str, bool], ...] = ()
+        """(key, key as shown, description, enabled) of each key shown, in order."""
+        self._spans: list[tuple[int, int, str]] = []
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Any) -> None:
+        if screen is not self.screen:
+            return
+        keys: list[tuple[str, str, str, bool]] = []
+        seen: set[str] = set()
+        for _node, binding, enabled, _tooltip in screen.active_bindings.values():
+            if not binding.show or binding.action in seen:  # one key per action, as Footer shows
+                continue
+            seen.add(binding.action)
+            keys.append((binding.key, self.app.get_key_display(binding), binding.description, enabled))
+        if tuple(keys) != self.keys:
+            self.keys = tuple(keys)
+            self.refresh()  # one line, fixed size: a repaint, never a layout
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("keybar--key")
+        desc_style = self.get_component_rich_style("keybar--description")
+        dim = self.get_component_rich_style("keybar--disabled")
+        text = Text(no_wrap=True, overflow="crop", end="")
+        self._spans = []
+        for key, shown, description, enabled in self.keys:
+            start = text.cell_len
+            ks, ds = (key_style, desc_style) if enabled else (key_style + dim, desc_style + dim)
+            text.append(shown, ks)
+            if description:
+                text.append(" " + description, ds)
+            self._spans.append((start, text.cell_len, key))
+            text.append(" ")
+        return text
+
+    def on_click(self, event: Any) -> None:
+        for start, end, key in self._spans:
+            if start <= event.x < end:
+                event.stop()
+                enabled = next((k[3] for k in self.keys if k[0] == key), True)
+                if enabled:
+                    self.app.simulate_key(key)
+                else:
+                    self.app.bell()
+                return

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import resource
 import statistics
 import sys
@@ -85,6 +86,10 @@ class BenchReader:
         return self.queue
 
 
+QUEUE_ID = re.compile(r"\b([0-9A-F]{10,12})\b")
+"""Queue IDs of the lab capture (short IDs; a cycle number is put in front of them)."""
+
+
 class LogWriter(threading.Thread):
     def __init__(self, path: Path, rate: int) -> None:
         super().__init__(daemon=True)
@@ -93,8 +98,15 @@ class LogWriter(threading.Thread):
         self.stop = threading.Event()
         self.written = 0
 
+    def cycle_lines(self, cycle: int) -> list[str]:
+        """The capture's lines with queue IDs unique to this pass (as on a live host, where every message
+        has its own ID: flows of messages never removed pile up in the log core; replayed IDs hid that)."""
+        prefix = f"{cycle:X}"
+        return [QUEUE_ID.sub(lambda m: prefix + m.group(1), line) for line in self.lines]
+
     def run(self) -> None:
         i = 0
+        lines = self.lines
         with self.path.open("a") as fh:
             t0 = time.monotonic()
             while not self.stop.is_set():
@@ -104,7 +116,9 @@ class LogWriter(threading.Thread):
                 stamp = time.strftime("%b ", now) + f"{now.tm_mday:2d}" + time.strftime(" %H:%M:%S", now)  # dated now, as on a live host (the
                 # statistics keep per-minute buckets for their window: replayed old dates never age out)
                 while self.written < due:
-                    line = self.lines[i % len(self.lines)]
+                    if i % len(self.lines) == 0:
+                        lines = self.cycle_lines(i // len(self.lines))
+                    line = lines[i % len(lines)]
                     chunk.append(stamp + line[15:] if line[:3].isalpha() and line[15:16] == " " else line)
                     i += 1
                     self.written += 1
@@ -117,6 +131,130 @@ class LogWriter(threading.Thread):
 KEYS = [("switch", ["2"]), ("cursor", ["down"]), ("switch", ["3"]), ("cursor", ["up"]), ("switch", ["1"]),
         ("switch", ["2"]), ("sort", ["o"]), ("cursor", ["pagedown"]), ("filter", ["slash", "u", "s", "e", "r", "1"]),
         ("filter", ["escape"])]
+
+
+class Tracer:
+    """``--explain``: what the UI process's event loop did during each slow key.
+
+    Records every event-loop step (``asyncio.Handle._run``) longer than ``STEP`` seconds with the
+    messages Textual dispatched in it (widget class, message class), every screen layout
+    (``Screen._refresh_layout``) and every garbage collection (``gc.callbacks``), with start times on
+    the ``perf_counter`` clock the keys are timed with.
+    """
+
+    STEP = 0.004
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[float, float, str, list[str]]] = []
+        self.gcs: list[tuple[float, float, int, int]] = []
+        self.layouts: list[tuple[float, float]] = []
+        self._current: list[str] = []
+        self._active: dict[object, str] = {}
+        self._gc_start = 0.0
+        self.parts: dict[str, list[tuple[float, float]]] = {}
+
+    def install(self) -> None:
+        import asyncio.events
+        import gc
+
+        from textual.message_pump import MessagePump
+        from textual.screen import Screen
+
+        tracer = self
+        run = asyncio.events.Handle._run
+
+        def timed_run(handle: asyncio.events.Handle) -> None:
+            tracer._current = []
+            cb = handle._callback
+            owner = getattr(cb, "__self__", None)
+            task = owner if isinstance(owner, asyncio.Task) else None
+            t0 = time.perf_counter()
+            run(handle)
+            dt = time.perf_counter() - t0
+            if dt > tracer.STEP:
+                name = task.get_name() if task is not None else getattr(cb, "__qualname__", repr(cb))
+                inside = tracer._active.get(task)
+                tracer.steps.append((t0, dt, name, ([f"in {inside}"] if inside else []) + tracer._current))
+
+        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]
+        dispatch = MessagePump._dispatch_message
+
+        async def timed_dispatch(pump: MessagePump, message: object) -> None:
+            name = f"{type(pump).__name__}.{type(message).__name__}"
+            tracer._current.append(name)
+            task = asyncio.current_task()
+            outer = tracer._active.get(task)
+            tracer._active[task] = name
+            try:
+                await dispatch(pump, message)
+            finally:
+                if outer is None:
+                    tracer._active.pop(task, None)
+                else:
+                    tracer._active[task] = outer
+
+        MessagePump._dispatch_message = timed_dispatch  # type: ignore[method-assign]
+        layout = Screen._refresh_layout
+
+        def timed_layout(screen: Screen, *a: object, **kw: object) -> None:
+            t0 = time.perf_counter()
+            layout(screen, *a, **kw)
+            tracer.layouts.append((t0, time.perf_counter() - t0))
+            tracer._current.append("LAYOUT")
+
+        Screen._refresh_layout = timed_layout  # type: ignore[method-assign]
+        from textual._compositor import Compositor
+
+        def timed(cls: type, attr: str) -> None:
+            original = getattr(cls, attr)
+            spans = tracer.parts.setdefault(attr, [])
+
+            def wrapper(*a: object, **kw: object) -> object:
+                t0 = time.perf_counter()
+                try:
+                    return original(*a, **kw)
+                finally:
+                    dt = time.perf_counter() - t0
+                    spans.append((t0, dt))
+                    if dt > 0.002:
+                        tracer._current.append(f"{attr} {dt * 1000:.0f}ms")
+
+            setattr(cls, attr, wrapper)
+
+        timed(Compositor, "reflow")
+        timed(Compositor, "render_update")
+        timed(Compositor, "update_widgets")
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                self._gc_start = time.perf_counter()
+            else:
+                self.gcs.append((self._gc_start, time.perf_counter() - self._gc_start, info["generation"],
+                                 info["collected"]))
+                tracer._current.append(f"GC{info['generation']}")
+
+        gc.callbacks.append(on_gc)
+
+    @staticmethod
+    def census() -> str:
+        import gc
+        from collections import Counter
+
+        counts = Counter(type(o).__qualname__ for o in gc.get_objects())
+        total = sum(counts.values())
+        return (f"    objects the cyclic GC tracks (not frozen): {total}, frozen {gc.get_freeze_count()}; most: "
+                + ", ".join(f"{k} {v}" for k, v in counts.most_common(12)))
+
+    def during(self, t0: float, t1: float) -> str:
+        steps = [s for s in self.steps if s[0] < t1 and s[0] + s[1] > t0]
+        gcs = [g for g in self.gcs if t0 <= g[0] < t1]
+        lays = [x for x in self.layouts if t0 <= x[0] < t1]
+        out = [f"      layouts {len(lays)} ({sum(x[1] for x in lays) * 1000:.0f} ms)  "
+               f"GC {', '.join(f'gen{g[2]} {g[1] * 1000:.1f} ms' for g in gcs if g[1] > 0.001) or '-'}"]
+        for s0, dt, name, what in steps:
+            shown = ", ".join(dict.fromkeys(what))
+            out.append(f"      +{(s0 - t0) * 1000:6.1f} ms  {dt * 1000:5.1f} ms  {name[:40]}: {shown[:160]}")
+        return "\n".join(out)
 
 
 def family_rss(proc: psutil.Process) -> tuple[int, int]:
@@ -140,13 +278,14 @@ def family_cpu(proc: psutil.Process) -> float:
     return total
 
 
-async def drive(app, n_keys: int, seconds: float) -> dict:
+async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) -> dict:
     proc = psutil.Process()
     lat: dict[str, list[float]] = {}
     slow: list[tuple[float, str, str, int]] = []
     blank: dict[str, int] = {}
     rss: list[tuple[int, int]] = []
     displays: list[float] = []
+    windows: list[tuple[float, str, str, int, float, float]] = []
     original_display = app._display
 
     def timed_display(screen, renderable):  # every frame the app writes to the terminal
@@ -191,7 +330,10 @@ async def drive(app, n_keys: int, seconds: float) -> dict:
                     took = drawn[0] - start
                     lat.setdefault(kind, []).append(took)
                     slow.append((took, kind, key, presses))
+                    if tracer is not None:
+                        windows.append((took, kind, key, presses, start, drawn[0]))
         busy_wall = time.monotonic() - t0
+        census = tracer.census() if tracer is not None else ""
         cpu1, all1 = proc.cpu_times(), family_cpu(proc)
         busy_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / busy_wall * 100
         busy_all = (all1 - all0) / busy_wall * 100
@@ -206,11 +348,15 @@ async def drive(app, n_keys: int, seconds: float) -> dict:
         idle_cpu = (cpu2.user + cpu2.system - cpu1.user - cpu1.system) / idle_wall * 100
         idle_all = (all2 - all1) / idle_wall * 100
         log_lines = app.panel("log").query_one("#logview").total
+        gc_pauses = list(getattr(app, "gc_pauses", ()))[1:]  # the first is the start-up freeze
         views = list(queue_panel.view_times)
         errors = {s.name: s.error for s in app.poller.snapshots.values() if s.error}
     return {"lat": lat, "busy_cpu": busy_cpu, "idle_cpu": idle_cpu, "busy_all": busy_all, "idle_all": idle_all,
             "rss": rss, "log_lines": log_lines, "slow": sorted(slow, reverse=True)[:5], "errors": errors,
-            "blank": blank, "views": views}
+            "blank": blank, "views": views,
+            "census": census, "gc": gc_pauses,
+            "explain": [f"    {key} ({kind}, #{i}) {took * 1000:.0f} ms\n" + tracer.during(t0, t1)
+                        for took, kind, key, i, t0, t1 in sorted(windows, reverse=True)[:8]] if tracer else []}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -234,9 +380,21 @@ def report(name: str, r: dict) -> float:
           f"(growth over the idle period {ui[-1] - ui[i0]:+.1f} MiB)")
     print(f"  RSS workers:    start {kids[0]:.0f} MiB  end {kids[-1]:.0f} MiB  max sampled {max(kids):.0f} MiB  "
           f"(growth over the idle period {kids[-1] - kids[i0]:+.1f} MiB)")
-    if len(ui) > 4:
+    if len(ui) > 4 and len(ui) <= 25:
         print("  RSS UI + workers (MiB, at the start, then every 5 s idle): "
               + " ".join(f"{a + b:.0f}" for a, b in zip(ui, kids, strict=True)))
+    elif len(ui) > 25:  # a long run: every 30 s, and the last five minutes
+        print("  RSS every 30 s of the idle period (MiB), UI process: " + " ".join(f"{v:.0f}" for v in ui[1::6]))
+        print("                                           workers:    " + " ".join(f"{v:.0f}" for v in kids[1::6]))
+        last = 300 // 5
+        if len(ui) > last + 1:
+            print(f"  last 5 minutes: UI {ui[-1] - ui[-1 - last]:+.1f} MiB, workers {kids[-1] - kids[-1 - last]:+.1f} MiB "
+                  f"(max - min: UI {max(ui[-1 - last:]) - min(ui[-1 - last:]):.1f}, "
+                  f"workers {max(kids[-1 - last:]) - min(kids[-1 - last:]):.1f} MiB)")
+    if r.get("gc"):
+        g = r["gc"]
+        print(f"  full garbage collections in input pauses: {len(g)}, "
+              + (f"{min(g) * 1000:.0f}-{max(g) * 1000:.0f} ms each" if g else "none"))
     if r["blank"]:
         print("  keys that changed nothing on screen (not timed): "
               + ", ".join(f"{kind} {n}" for kind, n in r["blank"].items()))
@@ -247,6 +405,10 @@ def report(name: str, r: dict) -> float:
         print(f"  re-sort/filter answers from the queue worker: n={len(rtt)}  round trip p50 {pct(rtt, 50):.1f} ms "
               f"p99 {pct(rtt, 99):.1f} ms  (computing in the worker p50 {pct(comp, 50):.1f} ms p99 {pct(comp, 99):.1f} ms)")
     print(f"  log lines shown by the Log panel: {r['log_lines']}")
+    if r["explain"]:
+        print("  the slowest keys, with the event-loop steps over 4 ms, layouts and garbage collections in them:")
+        print("\n".join(r["explain"]))
+        print(r["census"])
     if r["errors"]:
         print(f"  collectors failing at the end: {r['errors']}")
     return pct(everything, 99)
@@ -259,6 +421,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="idle period for CPU and memory")
     ap.add_argument("--keys", type=int, default=200)
     ap.add_argument("--in-process", action="store_true", help="collectors in threads of the UI process")
+    ap.add_argument("--explain", action="store_true",
+                    help="trace the UI's event loop: what ran during the slowest keys (adds a little overhead)")
     args = ap.parse_args()
     from mailtop.tui.app import MailtopApp
     from mailtop.tui.sources import build_sources
@@ -279,11 +443,14 @@ def main() -> int:
 
         print(f"collectors: {'threads of the UI process' if args.in_process else 'worker processes'}")
         # the peer: same app, empty queue, silent log
-        peer_r = asyncio.run(drive(app_for(0), args.keys, min(10.0, args.seconds)))
+        tracer = Tracer() if args.explain else None
+        if tracer is not None:
+            tracer.install()
+        peer_r = asyncio.run(drive(app_for(0), args.keys, min(10.0, args.seconds), tracer))
 
         writer = LogWriter(log, args.rate)
         writer.start()
-        r = asyncio.run(drive(app_for(args.messages), args.keys, args.seconds))
+        r = asyncio.run(drive(app_for(args.messages), args.keys, args.seconds, tracer))
         writer.stop.set()
         writer.join()
     p99_peer = report("peer: empty queue, silent log", peer_r)

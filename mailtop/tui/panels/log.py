@@ -74,7 +74,7 @@ class LogPanel(Panel):
         else:
             text = Text.assemble((" PAUSED ", "bold reverse"), (f"  +{pending} new lines", "bold"),
                                  "  (End or f: follow)")
-        self.query_one("#log-state", Static).update(text)
+        self.query_one("#log-state", Static).update(text, layout=False)  # one line
 
     def action_follow(self) -> None:
         self.view.action_follow()

@@ -107,12 +107,12 @@ class OverviewPanel(Panel):
             f"{s.name.lower()} {statuses.count(s)}" for s in (Status.CRITICAL, Status.UNKNOWN, Status.WARNING, Status.OK)
         )
         head = Text.assemble(("Overall ", "bold"), status_text(overall), "  ", counts if rows else "no findings yet")
-        self.query_one("#ov-status", Static).update(head)
+        self.query_one("#ov-status", Static).update(head, layout=False)  # one-line rows: no re-layout
         queue = self.data("queue")
         summary = getattr(queue, "summary", queue)
-        self.query_one("#ov-queue", Static).update(queue_line(summary, getattr(summary, "time", now)))
-        self.query_one("#ov-log", Static).update(log_line(self.data("log")))
-        self.query_one("#ov-services", Static).update(services_line(rows))
+        self.query_one("#ov-queue", Static).update(queue_line(summary, getattr(summary, "time", now)), layout=False)
+        self.query_one("#ov-log", Static).update(log_line(self.data("log")), layout=False)
+        self.query_one("#ov-services", Static).update(services_line(rows), layout=False)
         needle = self.filter_text.lower()
         shown = [r for r in rows if not needle or needle in f"{r.finding.id} {r.finding.summary}".lower()]
         with self.app.batch_update():

@@ -247,7 +247,7 @@ class QueuePanel(Panel):
                 self._draw_shape(summary)
             elif name == "groups":
                 self._draw_groups(summary, now)
-        self.query_one("#q-summary", Static).update(self._summary_text(summary, now))
+        self.query_one("#q-summary", Static).update(self._summary_text(summary, now), layout=False)
 
     def _summary_text(self, summary: Any, now: float) -> Text:
         if summary is None:
@@ -359,7 +359,7 @@ class QueuePanel(Panel):
     def _redraw_summary(self) -> None:
         summary = self.summary
         now = summary.time if summary is not None else self.ctx.clock()
-        self.query_one("#q-summary", Static).update(self._summary_text(summary, now))
+        self.query_one("#q-summary", Static).update(self._summary_text(summary, now), layout=False)
 
     # ------------------------------------------------------------------ actions
     async def targets(self) -> tuple[list[str], str]:

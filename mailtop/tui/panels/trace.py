@@ -98,5 +98,5 @@ async def open_trace(panel: Panel, line: LogLine) -> None:
                 flow = await flow
         except Exception as exc:  # noqa: BLE001 - shown; the kept lines are still useful
             panel.app.notify(f"trace {qid}: {exc}", severity="warning", markup=False)
-    lines = [ln for ln in panel.query_one("#logview").lines if qid in ln.plain]
+    lines = [LogLine.of(row) for row in panel.query_one("#logview").rows if qid in row[0]]
     panel.app.push_screen(TraceScreen(qid, flow, lines))

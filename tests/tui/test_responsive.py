@@ -1,0 +1,146 @@
+"""What keeps the dashboard responsive under load (issue 7's key-to-screen goal), as behaviour:
+
+* the filter bar opens and closes without moving or resizing anything else (no re-layout of the table);
+* the footer is one widget that re-renders its line, never recomposes child widgets, and still works
+  by mouse;
+* kept log lines are plain tuples of strings, which the cyclic GC stops tracking;
+* full garbage collections run in pauses of the user's input, and freeze what survives;
+* the log monitor's memory levels off: minute buckets only for the window asked for, flows capped.
+
+The figures themselves come from ``tests/bench/bench_tui.py`` (not timed here).
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import time
+from pathlib import Path
+
+from conftest import fixed, make_app
+from fixtures import fixed_sources, snapshot_config
+from screen_text import screen_lines
+from textual.widgets import Input
+
+from mailtop.config import load_config
+from mailtop.logs import monitor as monitor_mod
+from mailtop.logs.monitor import LogMonitor
+from mailtop.tui.logview import LogView
+from mailtop.tui.modals import HelpScreen
+from mailtop.tui.plain import ShownLine
+from mailtop.tui.rowtable import RowTable
+from mailtop.tui.widgets import KeyBar
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+async def test_filter_bar_opens_and_closes_without_moving_the_table():
+    app = make_app(snapshot_config(), fixed_sources())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await pilot.pause(0.2)
+        table = app.query_one("#panel-queue RowTable", RowTable)
+        status_row = app.query_one("#panel-queue #panel-status").region.y
+        before = (table.region, table.size)
+        resizes = []
+        table.on_resize = lambda event: resizes.append(event)  # type: ignore[method-assign]
+        await pilot.press("slash", *"tester")
+        await pilot.pause(0.1)
+        bar = app.query_one("#panel-queue #filter", Input)
+        assert bar.display and bar.has_focus
+        assert bar.region.y == status_row and bar.region.height == 1  # over the status line, not below the table
+        assert (table.region, table.size) == before
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert not bar.display
+        assert "filter: tester" in screen_lines(app)[status_row]  # a kept filter is named in the status line
+        await pilot.press("slash", "escape")
+        await pilot.pause(0.1)
+        assert not bar.display and "filter:" not in screen_lines(app)[status_row]
+        assert (table.region, table.size) == before
+        assert not resizes
+
+
+async def test_footer_redraws_its_line_without_child_widgets_and_clicks_press_keys(plain_config):
+    app = make_app(plain_config)
+    async with app.run_test(size=(120, 24)) as pilot:
+        bar = app.query_one(KeyBar)
+        widgets_before = len(list(app.screen.walk_children()))
+        for key in ("2", "3", "slash", "escape", "1", "2"):
+            await pilot.press(key)
+            await pilot.pause()
+        assert not bar.children
+        assert len(list(app.screen.walk_children())) == widgets_before  # nothing mounted per focus change
+        assert any(k[0] == "o" and k[2] == "Sort column" for k in bar.keys)  # the Queue panel's keys
+        assert screen_lines(app)[-1].startswith("m Messages s Shape")
+        await pilot.press("1")
+        await pilot.pause()
+        x = screen_lines(app)[-1].index("? Help")
+        await pilot.click(KeyBar, offset=(x, 0))
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_kept_log_lines_are_untracked_by_the_cyclic_gc(plain_config):
+    lines = [ShownLine(f"Nov 25 18:15:15 mail postfix/smtp[1]: 9A7DE51648{i}: status=sent", "green", f"9A7DE51648{i}")
+             for i in range(10)]
+    app = make_app(plain_config, [fixed("log", lines)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        view = app.query_one(LogView)
+        assert len(view.rows) == 10
+        gc.collect()
+        assert not any(gc.is_tracked(row) for row in view.rows)
+        line = view.cursor_line()
+        assert line is not None and line.item.queue_id == "9A7DE516489" and line.style == "green"
+
+
+async def test_full_collections_wait_for_a_pause_in_the_input(plain_config, monkeypatch):
+    from mailtop.tui import app as app_mod
+
+    app = make_app(plain_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.collect_garbage()
+        assert gc.get_freeze_count() > 0
+        n = len(app.gc_pauses)
+        monkeypatch.setattr(app_mod, "GC_EVERY", 0.0)
+        await pilot.press("2")  # input just now: no full collection
+        app._maybe_collect_garbage()
+        assert len(app.gc_pauses) == n
+        app._last_input = time.monotonic() - app_mod.GC_QUIET - 0.1  # a pause: the collection runs
+        app._maybe_collect_garbage()
+        assert len(app.gc_pauses) == n + 1
+    assert gc.get_freeze_count() == 0  # unfrozen when the app is gone
+
+
+def test_log_monitor_memory_levels_off(tmp_path, monkeypatch):
+    """Twelve simulated minutes of the lab's lines with a fresh set of queue IDs each pass (as on a live
+    host): the minute buckets stop at the window, the flows at the cap."""
+    monkeypatch.setattr(monitor_mod, "LIVE_MAX_FLOWS", 100)
+    log = tmp_path / "mail.log"
+    log.touch()
+    cfg = load_config(None, environ={}, detect=False, flags={
+        "general": {"hostname": "t", "state_dir": str(tmp_path), "audit_log": str(tmp_path / "audit.log")},
+        "logs": {"files": str(log)}, "thresholds": {"log_window": 180}})
+    now = [time.time() - 3600]
+    mon = LogMonitor(cfg, clock=lambda: now[0])
+    capture = (DATA / "logs" / "lab-postfix.log").read_text().splitlines()
+    qid = re.compile(r"\b([0-9A-F]{10,12})\b")
+    sizes = []
+    with log.open("a") as fh:
+        for minute in range(12):
+            now[0] += 60
+            t = time.localtime(now[0])
+            stamp = time.strftime("%b ", t) + f"{t.tm_mday:2d}" + time.strftime(" %H:%M:%S", t)
+            fh.write("\n".join(stamp + qid.sub(lambda m, p=f"{minute:X}": p + m.group(1), line)[15:]
+                               for line in capture) + "\n")
+            fh.flush()
+            batch = mon.poll()
+            sizes.append((len(mon.stats._minutes), len(mon.stats.flows)))
+    assert batch.counts.delivered > 0 and batch.delays.count > 0, sizes
+    assert mon.stats.window_max == 180
+    assert max(m for m, _ in sizes) <= 180 // 60 + 2  # buckets for the window only, not an hour
+    # each pass leaves 66 messages never removed (deferred): 12 passes would keep 792 flows; the cap holds
+    assert max(f for _, f in sizes) <= 100, sizes
+    assert mon.stats.flows.max_flows == 100 and mon.stats.flows.evicted >= 12 * 66 - 100
