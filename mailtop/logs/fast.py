@@ -60,6 +60,7 @@ class ReportFlows:
         self._live: dict[str, _LeanFlow] = {}
         self.finished: tuple = ()
         self.evicted = 0
+        self.peak = 0                      # the most live flows at once (fast_split's guard)
         self._last_ts = 0.0
         self._next_sweep = 0.0
         self._bases: dict[str, str] = {}
@@ -77,6 +78,8 @@ class ReportFlows:
 
     def _new(self, key: str, ts: float) -> _LeanFlow:
         flow = self._live[key] = _LeanFlow(ts)
+        if len(self._live) > self.peak:
+            self.peak = len(self._live)
         if len(self._live) > self.max_flows:
             del self._live[next(iter(self._live))]
             self.evicted += 1
@@ -157,16 +160,34 @@ _SENDER, _SIZE, _CLIENT, _DSVC, _RJ, _RIP = _G["sender"], _G["size"], _G["client
 
 _OTHER = ()        # a tag the full parser reads (dovecot[pid]: ...)
 _INF = float("inf")
+CARRY_BITS = 1 << 21   # fast_split: the bitmap of queue-ID hashes (256 KiB)
+
+
+def _carried(bitmap: bytearray, qid: str) -> bool:
+    h = hash(qid) & (CARRY_BITS - 1)
+    return bool(bitmap[h >> 3] & (1 << (h & 7)))
 
 
 def summarize_fast(paths: Iterable[str | os.PathLike[str] | None], syslog_names: Iterable[str] = (),
-                   errors: list[tuple[str, OSError]] | None = None, max_flows: int = 100_000) -> LogStats:
-    """Whole files -> ``LogStats`` (see the module docstring); the arguments of ``command.summarize``."""
+                   errors: list[tuple[str, OSError]] | None = None, max_flows: int = 100_000,
+                   split: bool = True) -> LogStats:
+    """Whole files -> ``LogStats`` (see the module docstring); the arguments of ``command.summarize``.
+    One large regular file is read by two processes (``fast_split``) unless ``split`` is False."""
     from mailtop.logs.follow import for_each_input, read_line_batches
 
     stats = LogStats(syslog_names=syslog_names, flows=ReportFlows(max_flows=max_flows))  # type: ignore[arg-type]
     run = _Run(stats)
-    for_each_input(paths, errors, lambda path, ref: run.feed(P.LineParser(ref), read_line_batches(path)))
+    paths = list(paths)
+
+    def consume(path: str | os.PathLike[str] | None, ref: float | None) -> None:
+        if len(paths) == 1 and split and can_split(path):
+            read_split(run, path, ref)       # two processes (mailtop.logs.fast_split)
+        else:
+            run.feed(P.LineParser(ref), read_line_batches(path))
+
+    from mailtop.logs.fast_split import can_split, read_split
+
+    for_each_input(paths, errors, consume)
     return stats
 
 
@@ -180,6 +201,12 @@ class _Run:
         self.domains: dict[str, str] = {}                 # client -> gimme_domain(client)
         self.addrs: dict[str, tuple[str, str]] = {}       # address -> (normalised, domain)
         self.delays: dict[str, tuple[float, int] | None] = {}
+        # fast_split's second part: queue IDs whose flow may have begun before this part (a bitmap of
+        # their hashes) and what their lines do to flows, kept for the replay (see fast_split)
+        self.carry: bytearray | None = None
+        self.fresh: set[str] = set()        # flow keys removed in this part: known from then on
+        self.records: list[tuple] = []
+        self.unsupported = False
 
     def _name(self, parser: P.LineParser, name: str) -> tuple:
         """A syslog tag name -> (instance, service, flow key prefix, counted) for Postfix; ``None`` for
@@ -231,6 +258,8 @@ class _Run:
         reject_smtpd = P._REJECT_SMTPD.match
         first_ts, last_ts = st.first_ts, st.last_ts
         f_last, f_next = flows._last_ts, flows._next_sweep
+        carry, fresh, records = self.carry, self.fresh, self.records
+        peak = flows.peak
 
         for lines, plain in batches:
             st.lines += len(lines)
@@ -252,7 +281,9 @@ class _Run:
                     st.first_ts, st.last_ts = first_ts, last_ts
                     flows._last_ts, flows._next_sweep = f_last, f_next
                     st.lines -= 1
-                    add(parse(line))
+                    ev = parse(line)
+                    if carry is None or not self._defer_line(ev, line):
+                        add(ev)
                     first_ts, last_ts = st.first_ts, st.last_ts
                     f_last, f_next = flows._last_ts, flows._next_sweep
                     continue
@@ -307,28 +338,67 @@ class _Run:
                     continue
                 # a queue-ID line
                 fkey = info[2] + m[_QIDG]
-                if k == K_QUEUED:            # LogStats._queued looks the flow up before feeding it
-                    flow = live.get(fkey)
-                    if flow is None:
-                        flow = live[fkey] = new_flow(ts)
+                if carry is not None and fkey not in fresh and _carried(carry, m[_QIDG]):
+                    # fast_split's second part: what the line does to its flow waits for the replay
+                    # (record); what it counts is counted here, against a stand-in flow that counts
+                    # nothing (no size, already deferred, no origin)
+                    if k == K_REMOVED:
+                        fresh.add(fkey)
+                        records.append(("R", fkey, ts))
+                        continue
+                    if k == K_QUEUED:
+                        records.append(("Q", fkey, ts, m[_SENDER], int(m[_SIZE])))
+                        continue
+                    if k == K_DELIVERY:
+                        status = m[_STATUS]
+                        if status == "sent":
+                            rest = m[_REST]
+                            reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
+                            records.append(("T" if "forwarded as " in reason else "S", fkey, ts))
+                        else:
+                            records.append(("D" if status == "deferred" else "T", fkey, ts))
+                    elif k == K_CLIENT and info[1] in ("smtpd", "postscreen"):
+                        client = m[_CLIENT]
+                        c = client.find(", ")
+                        if c >= 0:
+                            client = client[:c]
+                        dom = domains.get(client)
+                        if dom is None:
+                            if len(domains) > 10000:
+                                domains.clear()
+                            dom = domains[client] = gimme_domain(client)
+                        records.append(("C", fkey, ts, dom))
+                    else:
+                        records.append(("T", fkey, ts))
+                    fl = new_flow(ts)
+                    fl.deferred = True
+                else:
+                    if k == K_QUEUED:            # LogStats._queued looks the flow up before feeding it
+                        flow = live.get(fkey)
+                        if flow is None:
+                            flow = live[fkey] = new_flow(ts)
+                            if len(live) > peak:
+                                peak = len(live)
+                            if len(live) > max_flows:
+                                del live[next(iter(live))]
+                                flows.evicted += 1
+                        first = not flow.size
+                    if ts > f_last:              # FlowTracker.feed
+                        f_last = ts
+                        if ts >= f_next:
+                            flows._sweep(ts)
+                            f_next = flows._next_sweep
+                    if k == K_REMOVED:
+                        live.pop(fkey, None)
+                        continue
+                    fl = live.get(fkey)
+                    if fl is None:
+                        fl = live[fkey] = new_flow(ts)
+                        if len(live) > peak:
+                            peak = len(live)
                         if len(live) > max_flows:
                             del live[next(iter(live))]
                             flows.evicted += 1
-                    first = not flow.size
-                if ts > f_last:              # FlowTracker.feed
-                    f_last = ts
-                    if ts >= f_next:
-                        flows._sweep(ts)
-                        f_next = flows._next_sweep
-                if k == K_REMOVED:
-                    live.pop(fkey, None)
-                    continue
-                fl = live.get(fkey)
-                if fl is None:
-                    fl = live[fkey] = new_flow(ts)
-                    if len(live) > max_flows:
-                        del live[next(iter(live))]
-                        flows.evicted += 1
                 fl.last_seen = ts
                 if k == K_FEED:
                     continue
@@ -450,3 +520,24 @@ class _Run:
             parser.parsed += fast
         st.first_ts, st.last_ts = first_ts, last_ts
         flows._last_ts, flows._next_sweep = f_last, f_next
+        if peak > flows.peak:
+            flows.peak = peak
+
+    def _defer_line(self, ev: P.LogEvent, line: str) -> bool:
+        """fast_split's second part: a line the full parser reads whose flow may have begun before this
+        part waits, whole, for the replay (True). A final delivery with a delay cannot wait (the delay
+        sums are added in log order): the part is then not used (``unsupported``)."""
+        if not ev.queue_id or ev.kind == P.UNPARSED:
+            return False
+        st = self.stats
+        if st.syslog_names and ev.program == "postfix" and not st._name_ok(ev.instance):
+            return False
+        key = st.flows._key(ev.instance, ev.queue_id)
+        if key in self.fresh or not _carried(self.carry, ev.queue_id):
+            return False
+        if ev.kind == P.DELIVERY and ev.status in P.FINAL_STATUSES and ev.delay is not None:
+            self.unsupported = True
+        if ev.kind == P.REMOVED:
+            self.fresh.add(key)
+        self.records.append(("L", line))
+        return True

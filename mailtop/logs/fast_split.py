@@ -1,0 +1,375 @@
+"""``mailtop report`` on two CPUs: a large log file is read in two parts at once, with the same answers.
+
+The first part (up to a line boundary near the middle) is read by this process exactly as
+``fast._Run.feed`` reads any input. The second part is read at the same time by a forked child
+process, with one difference: the flow of a queue ID that also appears in the first part may have
+begun there, so what such a line does *to its flow* (the sender and size of a message, the bytes
+delivered, "deferred once") is not applied in the child but recorded (``_Run.records``) until the
+child sees that flow removed. Everything else such a line does (counters, windows, reasons, delays)
+does not depend on the flow and is counted in the child. The queue IDs of the first part are found
+by one ``findall`` over its bytes in the child (``_prescan``; a bitmap of their hashes, so a
+false hit only makes a line wait needlessly).
+
+The parent then merges (``_merge``): counters added, minute buckets merged, the delay sums
+continued with the child's delays in log order (float sums depend on the order: the child's
+histograms record their values), and the recorded flow effects replayed, in order, on the parent's
+flows. That is the reading of the whole file in one pass, provided that:
+
+* the child's year guess started where the parent's ended (same year and month);
+* no flow was evicted: no more live flows than ``max_flows`` at any time (parent's live flows at
+  the split + the child's peak + the flows waiting for the replay), and the log spans less than the
+  staleness limit (six days), so no sweep evicts anything in either order;
+* no line that waits is a final delivery with a delay read by the full parser (its delay would be
+  summed out of order);
+* the child finished (any error in the child: its result is not used).
+
+Otherwise the parent reads the second part itself, as one process would (the answers are the
+same, only slower). ``tests/unit/test_log_fast_split.py`` checks the merged report is identical to
+the one-process report for many split points, files and ``max_flows``.
+
+Memory: two processes; the child is forked after the imports and shares those pages until it
+writes to them. The benchmark (tests/bench/bench_report.py) reports the sum of both processes'
+peak proportional set size (PSS).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from array import array
+from collections.abc import Iterator
+from functools import reduce
+from operator import add as _fadd
+from typing import Any
+
+from mailtop.logs import fast as F
+from mailtop.logs import parse as P
+from mailtop.logs import stats as S
+from mailtop.logs.follow import CHUNK, iter_line_batches
+
+__all__ = ["SPLIT_MIN_BYTES", "can_split", "split_point", "read_split"]
+
+SPLIT_MIN_BYTES = 32 << 20      # smaller files are read by one process (the fork is not worth it)
+SPLIT_FRACTION = 0.53           # the child also pre-scans the first part: give it a little less
+
+# Anything the parser could take as a queue ID: the head of a message (after "tag: "), up to ": ".
+_PRESCAN = re.compile(rb": ([0-9A-Za-z]{6,24})(?=: )")
+
+
+_BaseHist = S._Hist
+
+
+class _RecHist(_BaseHist):
+    """A histogram that also keeps its values in order (the parent continues its float sum with them)."""
+
+    __slots__ = ("seq",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seq = array("d")
+
+    def add(self, v: float, b: int | None = None) -> None:
+        _BaseHist.add(self, v, b)
+        self.seq.append(v)
+
+
+def can_split(path: Any) -> bool:
+    """A regular, uncompressed file large enough, and two CPUs to read it with."""
+    if path is None or str(path) == "-" or not hasattr(os, "fork"):
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return False
+    try:
+        st = os.stat(path)
+        if not os.path.isfile(path) or st.st_size < SPLIT_MIN_BYTES:
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(2) != b"\x1f\x8b"
+    except OSError:
+        return False
+
+
+def split_point(path: Any, fraction: float = SPLIT_FRACTION, near: int | None = None) -> int:
+    """The offset just after the first ``\\n`` at or after ``near`` (default: ``fraction`` of the
+    file); 0 when there is none before the end."""
+    size = os.stat(path).st_size
+    start = max(0, (int(size * fraction) if near is None else near) - 1)   # a line start stays
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        block = fh.read(1 << 20)
+    nl = block.find(b"\n")
+    if nl < 0:
+        return 0
+    at = start + nl + 1
+    return at if at < size else 0
+
+
+class _Limited:
+    """The first ``limit`` bytes of a binary file."""
+
+    def __init__(self, fh: Any, limit: int) -> None:
+        self.fh = fh
+        self.left = limit
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        if n < 0 or n > self.left:
+            n = self.left
+        data = self.fh.read(n)
+        self.left -= len(data)
+        return data
+
+
+def _batches(path: Any, start: int, end: int | None) -> Iterator[tuple[list[str], bool]]:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        src = fh if end is None else _Limited(fh, end - start)
+        yield from iter_line_batches(src)
+
+
+def _prescan(path: Any, end: int) -> bytearray:
+    """The bitmap of the hashes of every queue ID (and anything like one) in the first ``end`` bytes."""
+    bitmap = bytearray(F.CARRY_BITS // 8)
+    mask = F.CARRY_BITS - 1
+    findall = _PRESCAN.findall
+    tail = b""
+    with open(path, "rb") as fh:
+        src = _Limited(fh, end)
+        while True:
+            data = src.read(CHUNK)
+            if not data:
+                break
+            data = tail + data
+            cut = data.rfind(b"\n") + 1
+            tail = data[cut:]
+            for q in set(findall(data, 0, cut)):
+                h = hash(q.decode("ascii")) & mask
+                bitmap[h >> 3] |= 1 << (h & 7)
+        if tail:
+            for q in set(findall(tail)):
+                h = hash(q.decode("ascii")) & mask
+                bitmap[h >> 3] |= 1 << (h & 7)
+    return bitmap
+
+
+def _hist_state(h: _BaseHist) -> tuple:
+    return (h.buckets, h.count, h.max, h.seq.tobytes() if isinstance(h, _RecHist) else None, h.total)
+
+
+def second_part(path: Any, start: int, ref: float | None, syslog_names: Any, max_flows: int) -> dict[str, Any]:
+    """Read ``path`` from ``start`` to the end as the second part (in the child): a picklable result."""
+    saved = (S._Hist, F._Hist)
+    S._Hist = F._Hist = _RecHist       # histograms made while reading this part record their values
+    try:
+        stats = S.LogStats(syslog_names=syslog_names, flows=F.ReportFlows(max_flows=max_flows))  # type: ignore[arg-type]
+        stats.hist_all = _RecHist()
+        run = F._Run(stats)
+        run.carry = _prescan(path, start)
+        parser = P.LineParser(ref)
+        first_year: list[tuple[int, int]] = []
+        years = parser.years
+        plain_year = years.year
+
+        def year(month: int, day: int) -> int:       # the year guess this part starts from
+            out = plain_year(month, day)
+            first_year.append((years._year, years._month))
+            del years.year
+            return out
+
+        years.year = year  # type: ignore[method-assign]
+        run.feed(parser, _batches(path, start, None))
+    finally:
+        S._Hist, F._Hist = saved
+    st = stats
+    return {
+        "lines": st.lines, "unparsed": st.unparsed, "skipped": st.skipped, "first_ts": st.first_ts,
+        "last_ts": st.last_ts, "t": st._t, "senders": st.senders, "sending_domains": st.sending_domains,
+        "recipients": st.recipients, "recipient_domains": st.recipient_domains, "all_counts": st.all_counts,
+        "reasons": st.reasons, "auth": st.auth, "login_clients": st.login_clients, "services": st.services,
+        "minutes": list(st._minutes),
+        "hist_all": _hist_state(st.hist_all),
+        "hist_relay": {k: _hist_state(h) for k, h in st.hist_relay.items()},
+        "hist_domain": {k: _hist_state(h) for k, h in st.hist_domain.items()},
+        "records": run.records, "first_year": first_year[0] if first_year else None,
+        "peak": st.flows.peak, "evicted": st.flows.evicted, "unsupported": run.unsupported,
+    }
+
+
+def _usable(part: dict[str, Any] | None, run: F._Run, parser: P.LineParser) -> bool:
+    if part is None or part["unsupported"] or part["evicted"]:
+        return False
+    years = parser.years
+    if part["first_year"] is not None and years._year and part["first_year"] != (years._year, years._month):
+        return False
+    st = run.stats
+    flows: F.ReportFlows = st.flows  # type: ignore[assignment]
+    firsts = [x for x in (st.first_ts, part["first_ts"]) if x]
+    lasts = [x for x in (st.last_ts, part["last_ts"]) if x]
+    if firsts and max(lasts) - min(firsts) >= flows.stale_after:
+        return False
+    # live flows at any time of the one-pass reading: the parent's at the split, the child's, and the
+    # flows the waiting lines make (a whole line: at most one)
+    waiting = {r[1] for r in part["records"] if r[0] != "L"}
+    lines = sum(1 for r in part["records"] if r[0] == "L")
+    return len(flows) + part["peak"] + len(waiting) + lines <= flows.max_flows
+
+
+def _merge_hist(h: _BaseHist | None, state: tuple) -> _BaseHist:
+    buckets, count, mx, seq, total = state
+    if h is None:
+        h = _BaseHist()
+    for b, n in buckets.items():
+        h.buckets[b] = h.buckets.get(b, 0) + n
+    h.count += count
+    if mx > h.max:
+        h.max = mx
+    if seq is None:            # a histogram that recorded nothing else (cannot happen: guarded)
+        h.total += total
+    else:
+        values = array("d")
+        values.frombytes(seq)
+        h.total = reduce(_fadd, values, h.total)    # the same float additions, in log order
+    return h
+
+
+def _merge(run: F._Run, parser: P.LineParser, part: dict[str, Any]) -> None:
+    st = run.stats
+    st.lines += part["lines"]
+    st.unparsed += part["unparsed"]
+    st.skipped += part["skipped"]
+    for ts in (part["first_ts"],):
+        if ts and (ts < st.first_ts or not st.first_ts):
+            st.first_ts = ts
+    if part["last_ts"] > st.last_ts:
+        st.last_ts = part["last_ts"]
+    for name in ("senders", "sending_domains", "recipients", "recipient_domains", "all_counts", "reasons", "auth",
+                 "login_clients", "services"):
+        getattr(st, name).update(part[name])
+    st._t.update(part["t"])
+    for m in part["minutes"]:
+        b = st._minute(m.minute * 60.0)
+        b.c.update(m.c)
+        b.delays.extend(m.delays)
+        b.reasons.update(m.reasons)
+        b.auth.update(m.auth)
+        b.logins.update(m.logins)
+    st.hist_all = _merge_hist(st.hist_all, part["hist_all"])
+    for attr in ("hist_relay", "hist_domain"):
+        mine = getattr(st, attr)
+        for k, state in part[attr].items():
+            mine[k] = _merge_hist(mine.get(k), state)
+    _replay(run, parser, part["records"])
+
+
+def _replay(run: F._Run, parser: P.LineParser, records: list[tuple]) -> None:
+    """What the waiting lines do to their flows, in log order, on this process's flows (the flow part
+    of ``_Run.feed``'s branches, and ``LogStats.add`` for whole lines)."""
+    st = run.stats
+    flows: F.ReportFlows = st.flows  # type: ignore[assignment]
+    live = flows._live
+    t = st._t
+    for rec in records:
+        kind = rec[0]
+        if kind == "L":            # the child did not count it
+            st.add(parser.parse(rec[1]))
+            continue
+        key, ts = rec[1], rec[2]
+        if kind == "R":
+            live.pop(key, None)
+            continue
+        fl = live.get(key)
+        if fl is None:
+            fl = flows._new(key, ts)
+        if kind == "Q":
+            first = not fl.size
+            fl.last_seen = ts
+            sender, size = rec[3], rec[4]
+            if not fl.size:
+                fl.size = size
+            if first and fl.received:
+                addr = S._norm_addr(sender) if sender else "from=<>"
+                dom = S._addr_domain(addr)
+                if dom is None or not dom:
+                    dom = addr if fl.received == "pickup" else fl.received
+                st.sending_domains[dom] += 1
+                st.senders[addr] += 1
+                t["bytes_received"] += size
+                fl.received = ""
+            continue
+        fl.last_seen = ts
+        if kind == "C":
+            fl.received = rec[3]
+        elif kind == "S":
+            if fl.size:
+                t["bytes_delivered"] += fl.size
+        elif kind == "D":
+            if not fl.deferred:
+                fl.deferred = True
+                t["deferred"] += 1
+
+
+def read_split(run: F._Run, path: Any, ref: float | None, at: int | None = None, fork: bool = True) -> None:
+    """Read ``path`` into ``run`` in two parts (see the module docstring). ``at``: the split offset
+    (snapped to the next line start; default ``split_point``); ``fork=False`` reads the second part in this process first (tests)."""
+    at = split_point(path, near=at)
+    parser = P.LineParser(ref)
+    st = run.stats
+    if at <= 0:
+        run.feed(parser, _batches(path, 0, None))
+        return
+    names, max_flows = tuple(st.syslog_names), st.flows.max_flows
+    part: dict[str, Any] | None = None
+    if not fork:
+        part = second_part(path, at, ref, names, max_flows)
+        run.feed(parser, _batches(path, 0, at))
+    else:
+        part = _in_child(lambda: second_part(path, at, ref, names, max_flows),
+                         lambda: run.feed(parser, _batches(path, 0, at)))
+    if _usable(part, run, parser):
+        _merge(run, parser, part)  # type: ignore[arg-type]
+    else:
+        run.feed(parser, _batches(path, at, None))
+
+
+def _in_child(work, meanwhile) -> dict[str, Any] | None:  # noqa: ANN001
+    """``work()`` in a forked child while ``meanwhile()`` runs here; the child's result, or None when it
+    failed. ``meanwhile``'s exceptions propagate (after the child is reaped)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:               # the child: never returns
+        code = 1
+        try:
+            os.close(r)
+            data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(w, view):]
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent reads the rest itself
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks: list[bytes] = []
+    try:
+        meanwhile()
+        while True:
+            data = os.read(r, 1 << 20)
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not chunks:
+        return None
+    try:
+        return pickle.loads(b"".join(chunks))
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        return None
