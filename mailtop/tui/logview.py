@@ -174,8 +174,10 @@ class LogView(ScrollView, can_focus=True):
         if idx < 0 or idx >= len(self.view):
             return Strip.blank(width, base)
         plain, style, _qid = self.view[idx]
-        strip = Strip([Segment(plain, base + _style(style))], cell_len(plain))
-        strip = strip.crop_extend(scroll_x, scroll_x + width, base)
+        length = cell_len(plain)
+        strip = Strip([Segment(plain, base + _style(style))], length)
+        if scroll_x or length != width:  # crop_extend of a strip that fits caches it in itself (a cycle)
+            strip = strip.crop_extend(scroll_x, scroll_x + width, base)
         if idx == self.cursor:
             strip = strip.apply_style(self.get_component_rich_style("logview--cursor"))
         return strip

@@ -152,6 +152,9 @@ class Tracer:
         self._active: dict[object, str] = {}
         self._gc_start = 0.0
         self.parts: dict[str, list[tuple[float, float]]] = {}
+        self.asked: list[tuple[float, float, float, float]] = []
+        """Keys that asked the queue worker for a view: (key-to-screen, key to request, round trip,
+        answer to screen)."""
 
     def install(self) -> None:
         import asyncio.events
@@ -332,6 +335,10 @@ async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) 
                     slow.append((took, kind, key, presses))
                     if tracer is not None:
                         windows.append((took, kind, key, presses, start, drawn[0]))
+                        asked = [v[2] for v in queue_panel.view_times if v[2] >= start]
+                        if asked and queue_panel.shown:
+                            tracer.asked.append((took, asked[0] - start, queue_panel.view_times[-1][0],
+                                                 drawn[0] - asked[0] - queue_panel.view_times[-1][0]))
         busy_wall = time.monotonic() - t0
         census = tracer.census() if tracer is not None else ""
         cpu1, all1 = proc.cpu_times(), family_cpu(proc)
@@ -354,7 +361,7 @@ async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) 
     return {"lat": lat, "busy_cpu": busy_cpu, "idle_cpu": idle_cpu, "busy_all": busy_all, "idle_all": idle_all,
             "rss": rss, "log_lines": log_lines, "slow": sorted(slow, reverse=True)[:5], "errors": errors,
             "blank": blank, "views": views,
-            "census": census, "gc": gc_pauses,
+            "census": census, "gc": gc_pauses, "asked": list(tracer.asked) if tracer else [],
             "explain": [f"    {key} ({kind}, #{i}) {took * 1000:.0f} ms\n" + tracer.during(t0, t1)
                         for took, kind, key, i, t0, t1 in sorted(windows, reverse=True)[:8]] if tracer else []}
 
@@ -400,8 +407,8 @@ def report(name: str, r: dict) -> float:
               + ", ".join(f"{kind} {n}" for kind, n in r["blank"].items()))
     print("  slowest keys: " + ", ".join(f"{key} ({kind}, #{i}) {t * 1000:.0f} ms" for t, kind, key, i in r["slow"]))
     if r["views"]:
-        rtt = [a for a, _ in r["views"]]
-        comp = [b for _, b in r["views"]]
+        rtt = [v[0] for v in r["views"]]
+        comp = [v[1] for v in r["views"]]
         print(f"  re-sort/filter answers from the queue worker: n={len(rtt)}  round trip p50 {pct(rtt, 50):.1f} ms "
               f"p99 {pct(rtt, 99):.1f} ms  (computing in the worker p50 {pct(comp, 50):.1f} ms p99 {pct(comp, 99):.1f} ms)")
     print(f"  log lines shown by the Log panel: {r['log_lines']}")
@@ -409,6 +416,12 @@ def report(name: str, r: dict) -> float:
         print("  the slowest keys, with the event-loop steps over 4 ms, layouts and garbage collections in them:")
         print("\n".join(r["explain"]))
         print(r["census"])
+        if r["asked"]:
+            a = sorted(r["asked"], reverse=True)
+            print("  keys that asked the queue worker for rows, slowest first: key-to-screen = key to request + "
+                  "round trip + answer to screen (ms):")
+            print("    " + ", ".join(f"{t * 1000:.0f} = {k * 1000:.0f} + {rt * 1000:.0f} + {d * 1000:.0f}"
+                                     for t, k, rt, d in a[:10]))
     if r["errors"]:
         print(f"  collectors failing at the end: {r['errors']}")
     return pct(everything, 99)

@@ -99,8 +99,10 @@ async def test_kept_log_lines_are_untracked_by_the_cyclic_gc(plain_config):
 async def test_full_collections_wait_for_a_pause_in_the_input(plain_config, monkeypatch):
     from mailtop.tui import app as app_mod
 
+    threshold = gc.get_threshold()
     app = make_app(plain_config)
     async with app.run_test(size=(80, 24)) as pilot:
+        assert gc.get_threshold()[2] == app_mod.GC_NO_FULL  # no automatic full pass while the app runs
         app.collect_garbage()
         assert gc.get_freeze_count() > 0
         n = len(app.gc_pauses)
@@ -112,6 +114,60 @@ async def test_full_collections_wait_for_a_pause_in_the_input(plain_config, monk
         app._maybe_collect_garbage()
         assert len(app.gc_pauses) == n + 1
     assert gc.get_freeze_count() == 0  # unfrozen when the app is gone
+    assert gc.get_threshold() == threshold
+
+
+class Cyclic:
+    def __init__(self) -> None:
+        self.me = self
+
+
+async def test_garbage_cycles_among_frozen_objects_wait_for_a_deep_pass(plain_config):
+    import weakref
+
+    app = make_app(plain_config)
+    async with app.run_test(size=(80, 24)):
+        obj = Cyclic()
+        ref = weakref.ref(obj)
+        app.collect_garbage()  # obj survives and is frozen
+        del obj
+        app.collect_garbage()  # a pass over what is not frozen: the frozen cycle stays
+        assert ref() is not None
+        app.collect_garbage(deep=True)
+        assert ref() is None
+
+
+class FixedReader:
+    """A queue reader for the worker's service: the recorded lab queue."""
+
+    def __init__(self, cfg: object) -> None:
+        from fixtures import queue_snapshot
+
+        self.snap = queue_snapshot()
+
+    def snapshot(self):
+        return self.snap
+
+
+def test_queue_worker_freezes_each_snapshot_and_collects_every_few_polls(plain_config):
+    from mailtop.tui import worker as worker_mod
+    from mailtop.tui.queueview import QueueViewParams
+
+    service = worker_mod.QueueService(plain_config, reader="test_responsive:FixedReader")
+    try:
+        view = service.poll(QueueViewParams())
+        assert view.matched == len(service.reader.snap.entries) and gc.get_freeze_count() > 0
+        assert not gc.is_tracked(service.model) or service.model not in gc.get_objects()  # frozen, not walked
+        collected = []
+        gc.callbacks.append(cb := lambda phase, info: collected.append(info["generation"]) if phase == "stop" else None)
+        try:
+            for _ in range(worker_mod.FULL_GC_EVERY):
+                service.poll(QueueViewParams())
+        finally:
+            gc.callbacks.remove(cb)
+        assert 2 in collected  # the periodic full pass ran
+    finally:
+        gc.unfreeze()
 
 
 def test_log_monitor_memory_levels_off(tmp_path, monkeypatch):

@@ -97,8 +97,9 @@ class QueuePanel(Panel):
         """``time.perf_counter()`` when rows for a new sort or filter were first drawn (the benchmark
         reads it)."""
         self._drawn_key: tuple[str, bool, str] | None = None
-        self.view_times: deque[tuple[float, float]] = deque(maxlen=200)
-        """(round trip, time computing in the worker) of the last views asked for (the benchmark reads it)."""
+        self.view_times: deque[tuple[float, float, float]] = deque(maxlen=200)
+        """(round trip, time computing in the worker, perf_counter when asked) of the last views asked
+        for (the benchmark reads it)."""
 
     # ------------------------------------------------------------------ layout
     def compose_body(self) -> ComposeResult:
@@ -219,7 +220,7 @@ class QueuePanel(Panel):
                 try:
                     t0 = time.perf_counter()
                     view = await worker.queue_view(want)
-                    self.view_times.append((time.perf_counter() - t0, view.compute_seconds))
+                    self.view_times.append((time.perf_counter() - t0, view.compute_seconds, t0))
                 except Exception as exc:  # noqa: BLE001 - shown; the last rows stay
                     self.app.notify(f"queue view: {exc}", title="queue", severity="error", markup=False)
                     return
