@@ -172,12 +172,14 @@ def summarize_fast(paths: Iterable[str | os.PathLike[str] | None], syslog_names:
                    errors: list[tuple[str, OSError]] | None = None, max_flows: int = 100_000,
                    split: bool = True) -> LogStats:
     """Whole files -> ``LogStats`` (see the module docstring); the arguments of ``command.summarize``.
-    One large regular file is read by two processes (``fast_split``) unless ``split`` is False."""
+    One large regular file is read by two processes (``fast_split``) unless ``split`` is False or the
+    environment has ``MAILTOP_REPORT_SPLIT=0``."""
     from mailtop.logs.follow import for_each_input, read_line_batches
 
     stats = LogStats(syslog_names=syslog_names, flows=ReportFlows(max_flows=max_flows))  # type: ignore[arg-type]
     run = _Run(stats)
     paths = list(paths)
+    split = split and os.environ.get("MAILTOP_REPORT_SPLIT", "") != "0"
 
     def consume(path: str | os.PathLike[str] | None, ref: float | None) -> None:
         if len(paths) == 1 and split and can_split(path):

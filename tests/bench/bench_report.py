@@ -4,9 +4,11 @@ that grows at 5,000 lines/s. Prints figures and ratios; asserts nothing about ti
 
     .venv/bin/python tests/bench/bench_report.py [--lines 1000000] [--log FILE] [--follow-seconds 20]
 
-Report: both programs run as separate processes under /usr/bin/time (wall time, peak RSS); the grand
-totals are compared. `mailtop report` takes the fast path (mailtop/logs/fast.py; docs/report.md has
-the figures and where the time goes). Follow: a writer process appends generated lines at a steady rate; a follower
+Report: pflogsumm, `mailtop report --json` and the same with one process (MAILTOP_REPORT_SPLIT=0) run
+interleaved, --repeat times each, under /usr/bin/time (wall time; its peak RSS is the largest single
+process), while the peak sums of RSS and PSS over each command's processes are sampled from /proc
+(`mailtop report` reads a large file with two processes: mailtop/logs/fast_split.py); min and median
+times, lines/s and the ratio to pflogsumm's median are printed, and the grand totals compared. Follow: a writer process appends generated lines at a steady rate; a follower
 (MailLogFollower + LogStats, as the dashboard uses them) reads them; lag = when a line was read minus
 when it was due to be written; RSS of the follower process at the start and the end.
 """
@@ -28,30 +30,95 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 
-def timed(argv: list[str], stdout_path: Path) -> tuple[float, int]:
-    """(wall seconds, peak RSS KiB) of one process."""
+def _tree_memory(root: int) -> tuple[int, int]:
+    """(RSS, PSS) in KiB summed over ``root``'s descendants (smaps_rollup)."""
+    rss = pss = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as fh:
+                kids = [int(x) for x in fh.read().split()]
+        except OSError:
+            continue
+        todo.extend(kids)
+        for kid in kids:
+            try:
+                with open(f"/proc/{kid}/smaps_rollup") as fh:
+                    for line in fh:
+                        if line.startswith("Rss:"):
+                            rss += int(line.split()[1])
+                        elif line.startswith("Pss:"):
+                            pss += int(line.split()[1])
+            except OSError:
+                continue
+    return rss, pss
+
+
+def timed(argv: list[str], stdout_path: Path, env: dict[str, str] | None = None,
+          sample: bool = False) -> tuple[float, int, int, int]:
+    """(wall seconds, peak RSS KiB as /usr/bin/time reports it, peak sum of RSS KiB, peak sum of PSS KiB
+    over the command's processes) of one command. ``mailtop report`` may fork a second process
+    (mailtop/logs/fast_split.py): /usr/bin/time's figure is the largest single process. With ``sample``
+    the sums are read from /proc every 10 ms (a shorter peak can be missed; the sampling takes CPU, so
+    those runs are not the timed ones); else they are 0."""
     with open(stdout_path, "wb") as out:
-        r = subprocess.run(["/usr/bin/time", "-f", "%e %M", *argv], stdout=out, stderr=subprocess.PIPE,
-                           timeout=3600, check=True, cwd=REPO)
-    last = r.stderr.decode().strip().splitlines()[-1].split()
-    return float(last[0]), int(last[1])
+        proc = subprocess.Popen(["/usr/bin/time", "-f", "%e %M", *argv], stdout=out, stderr=subprocess.PIPE,
+                                cwd=REPO, env=env)
+        rss_max = pss_max = 0
+        while sample and proc.poll() is None:
+            rss, pss = _tree_memory(proc.pid)
+            rss_max, pss_max = max(rss_max, rss), max(pss_max, pss)
+            time.sleep(0.01)
+        err = proc.stderr.read()
+        if proc.wait() != 0:
+            raise RuntimeError(f"{argv[0]} failed: {err.decode(errors='replace')}")
+    last = err.decode().strip().splitlines()[-1].split()
+    return float(last[0]), int(last[1]), rss_max, pss_max
 
 
-def bench_report(log: Path, lines: int) -> None:
+def _load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bench_report(log: Path, lines: int, repeat: int = 3) -> None:
+    import statistics
+
     from test_log_report import _LABELS, pflogsumm_totals  # the same parsing as the integration test
 
     tmp = Path(tempfile.mkdtemp())
-    pf_s, pf_kb = timed(["/usr/sbin/pflogsumm", "--syslog-name=postfix-lab", str(log)], tmp / "pf.txt")
-    mt_s, mt_kb = timed([sys.executable, "-m", "mailtop", "report", "--json", str(log)], tmp / "mt.json")
+    one = dict(os.environ, MAILTOP_REPORT_SPLIT="0")
+    runs: dict[str, list[tuple[float, int, int, int]]] = {"pflogsumm": [], "mailtop": [], "mailtop, 1 process": []}
+    print(f"report on {lines:,} lines ({log.stat().st_size / 1e6:.0f} MB), {repeat} runs each, interleaved; "
+          f"{_load()} before")
+    commands = {
+        "pflogsumm": (["/usr/sbin/pflogsumm", "--syslog-name=postfix-lab", str(log)], tmp / "pf.txt", None),
+        "mailtop": ([sys.executable, "-m", "mailtop", "report", "--json", str(log)], tmp / "mt.json", None),
+        "mailtop, 1 process": ([sys.executable, "-m", "mailtop", "report", "--json", str(log)], tmp / "mt1.json", one),
+    }
+    for _ in range(repeat):
+        for name, (argv, out, env) in commands.items():
+            runs[name].append(timed(argv, out, env))
+    memory = {name: timed(argv, out, env, sample=True) for name, (argv, out, env) in commands.items()}
+    print(f"  ({_load()} after)")
     pf = pflogsumm_totals(log, "postfix-lab")
     mine = json.loads((tmp / "mt.json").read_text())["totals"]
     equal = all(int(v / pf[k + ":unit"]) == pf[k] for k, v in mine.items())
-    print(f"report on {lines:,} lines ({log.stat().st_size / 1e6:.0f} MB):")
-    print(f"  pflogsumm            {pf_s:7.2f} s  {lines / pf_s:>10,.0f} lines/s  peak RSS {pf_kb / 1024:7.1f} MiB")
-    print(f"  mailtop report --json{mt_s:7.2f} s  {lines / mt_s:>10,.0f} lines/s  peak RSS {mt_kb / 1024:7.1f} MiB")
-    print(f"  speed ratio mailtop/pflogsumm: {pf_s / mt_s:.2f}x   memory ratio: {mt_kb / pf_kb:.2f}x")
-    print(f"  totals equal: {equal}  " + ", ".join(f"{k}={v}" for k, v in mine.items()
-                                                  if k in _LABELS.values()))
+    same = json.loads((tmp / "mt1.json").read_text()) == json.loads((tmp / "mt.json").read_text())
+    pf_med = statistics.median(r[0] for r in runs["pflogsumm"])
+    pf_pss = memory["pflogsumm"][3]
+    print(f"  {'':22} {'min s':>6} {'median s':>8} {'lines/s (median)':>17} {'ratio':>6}   peak MiB: "
+          f"{'time %M':>7} {'RSS sum':>7} {'PSS sum':>7}")
+    for name, rs in runs.items():
+        secs = sorted(r[0] for r in rs)
+        med = statistics.median(secs)
+        mem = memory[name]
+        print(f"  {name:22} {secs[0]:6.2f} {med:8.2f} {lines / med:>17,.0f} {pf_med / med:5.2f}x   "
+              f"{'':9} {max(r[1] for r in rs) / 1024:7.1f} {mem[2] / 1024:7.1f} {mem[3] / 1024:7.1f}")
+    print(f"  speed ratio mailtop/pflogsumm (medians): {pf_med / statistics.median(r[0] for r in runs['mailtop']):.2f}x"
+          f"   memory ratio (peak PSS sums, one sampled run each): {memory['mailtop'][3] / pf_pss:.2f}x")
+    print(f"  totals equal: {equal}; one-process report identical: {same}  " + ", ".join(
+        f"{k}={v}" for k, v in mine.items() if k in _LABELS.values()))
     if not equal:
         print("  pflogsumm:", {k: v for k, v in pf.items() if not k.endswith(":unit")})
 
@@ -134,6 +201,7 @@ def main() -> int:
     ap.add_argument("--log", type=Path, help="an existing log (default: generate one)")
     ap.add_argument("--follow-seconds", type=float, default=20.0)
     ap.add_argument("--rate", type=float, default=5000.0)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each report program (default 3)")
     args = ap.parse_args()
     log = args.log
     if log is None:
@@ -142,7 +210,7 @@ def main() -> int:
                         str(args.lines)], check=True)
     lines = sum(1 for _ in open(log, "rb"))
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    bench_report(log, lines)
+    bench_report(log, lines, args.repeat)
     if args.follow_seconds > 0:
         bench_follow(log, args.rate, args.follow_seconds)
     return 0
