@@ -65,11 +65,12 @@ def _run(args: argparse.Namespace, cfg: Any) -> int:
         except QueueError as exc:
             print(f"mailtop queue: {exc}", file=sys.stderr)
             return 3
+    if args.json:
+        # imported while postqueue runs (it was started before the config was loaded), not after it ends
+        from mailtop.mta.jsonout import summary_json, write_json
     # the listing mailtop.cli started before the config was loaded (used only if it is this one)
     summary = queue.summarize(shapes=args.shape, reasons=args.reasons, early=getattr(args, "early_listing", None))
     if args.json:
-        from mailtop.mta.jsonout import summary_json, write_json
-
         write_json(summary_json(summary, shape=args.shape, reasons=args.reasons, shape_queue=args.queue), sys.stdout)
     else:
         _print_summary(summary, args)

@@ -6,7 +6,8 @@ everything) up to each size given, then measures in the same run, interleaved, `
 
     postqueue -c DIR -j > /dev/null
     qshape -c DIR deferred > /dev/null
-    mailtop --config LAB/mailtop.toml queue --json --shape > /dev/null
+    python -m mailtop --config LAB/mailtop.toml queue --json --shape > /dev/null
+    .venv/bin/mailtop --config LAB/mailtop.toml queue --json --shape > /dev/null   (the console script)
 
 and prints the median wall time, the ratios (goal: mailtop <= 1.3x postqueue -j, < qshape) and the
 peak RSS of each process (``wait4``; note that the queue is read by Postfix's showq daemon, whose
@@ -194,6 +195,9 @@ def main() -> int:
         "mailtop queue --json --shape": [sys.executable, "-m", "mailtop", "--config", toml, "queue", "--json",
                                          "--shape"],
     }
+    script = Path(sys.executable).parent / "mailtop"  # the console script users run (no runpy)
+    if script.is_file():
+        cmds["mailtop (console script)"] = [str(script), *cmds["mailtop queue --json --shape"][3:]]
     cwds = dict.fromkeys(cmds, REPO)
     if args.compare:
         other = f"mailtop of {args.compare}"
@@ -224,7 +228,11 @@ def main() -> int:
                       f"{max(times[name]):.3f})  peak RSS {rss[name] / 1024:6.1f} MiB")
             m, pq, qs = med["mailtop queue --json --shape"], med["postqueue -j"], med["qshape deferred"]
             print(f"  ratio mailtop / postqueue -j = {m / pq:.2f}x (goal <= 1.3x);  "
-                  f"mailtop / qshape = {m / qs:.2f}x (goal < 1x)")
+                  f"mailtop / qshape = {m / qs:.2f}x (goal < 1x)  [python -m mailtop]")
+            print(f"  min/min: mailtop / postqueue -j = {min(times['mailtop queue --json --shape']) / min(times['postqueue -j']):.2f}x")
+            if "mailtop (console script)" in med:
+                cs = med["mailtop (console script)"]
+                print(f"  console script: {cs / pq:.2f}x postqueue -j, {cs / qs:.2f}x qshape")
             if args.compare:
                 print(f"  {other}: {med[other] / pq:.2f}x postqueue -j, {med[other] / qs:.2f}x qshape; "
                       f"this checkout / that one = {m / med[other]:.2f}x")
