@@ -22,6 +22,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from mailtop import __version__
 from mailtop.config import Config
+from mailtop.tui import strips
 from mailtop.tui.collect import Poller, Source, SourceUpdated
 from mailtop.tui.modals import ConfirmScreen, HelpScreen
 from mailtop.tui.panel import Context, Panel
@@ -85,6 +86,7 @@ class MailtopApp(App[int]):
         start_collectors: bool = True,
     ) -> None:
         super().__init__()
+        strips.install()  # painted lines freed by reference counting, not left to the cyclic GC
         self.config = config
         if sources is None:
             from mailtop.tui.sources import build_sources

@@ -200,3 +200,66 @@ def test_log_monitor_memory_levels_off(tmp_path, monkeypatch):
     # each pass leaves 66 messages never removed (deferred): 12 passes would keep 792 flows; the cap holds
     assert max(f for _, f in sizes) <= 100, sizes
     assert mon.stats.flows.max_flows == 100 and mon.stats.flows.evicted >= 12 * 66 - 100
+
+
+async def test_a_poll_asked_with_an_older_filter_does_not_bring_back_its_rows(plain_config):
+    """The user types a filter while the queue worker reads the queue: the poll answers with rows for
+    the filter it was asked with (none). Those rows must not be drawn over the filtered ones."""
+    from mailtop.tui.collect import Source
+    from mailtop.tui.queueview import MAX_ROWS, QueueViewParams
+    from mailtop.tui.worker import QueueWorker
+
+    qw = QueueWorker(plain_config, kwargs={"reader": "test_responsive:FixedReader"},
+                     sys_path=(str(Path(__file__).parent),))
+    app = make_app(plain_config, [Source("queue", 3600.0, qw.fetch, owner=qw)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("2")
+        panel = app.panel("queue")
+        for _ in range(200):
+            if panel.view is not None and panel.view.rows:
+                break
+            await pilot.pause(0.05)
+        everything = panel.view.matched
+        drawn = []
+        draw = panel._draw_messages
+        panel._draw_messages = lambda view: (drawn.append(view.params.filter), draw(view))  # type: ignore[method-assign]
+        await pilot.press("slash", *"multi", "enter")
+        for _ in range(200):
+            if not panel.view_pending:
+                break
+            await pilot.pause(0.02)
+        filtered = panel.matched
+        assert 0 < filtered < everything and drawn[-1] == "multi"
+        qw.queue_params = QueueViewParams(limit=MAX_ROWS)  # a poll that started before the filter was typed
+        polls = app.poller.snapshots["queue"].polls
+        app.poller.poke("queue")
+        for _ in range(200):
+            if app.poller.snapshots["queue"].polls > polls and not panel.view_pending:
+                break
+            await pilot.pause(0.02)
+        await pilot.pause(0.1)
+        assert app.poller.snapshots["queue"].polls > polls
+        assert all(f == "multi" for f in drawn[drawn.index("multi"):]), drawn  # never the unfiltered rows again
+        assert panel.matched == filtered
+
+
+def test_painted_strips_are_freed_without_the_cyclic_gc():
+    """Textual's Strip caches itself when divided at its end or cropped to its own width (a cycle per
+    painted line); with ``mailtop.tui.strips`` installed, reference counting frees it."""
+    from rich.segment import Segment
+    from textual.strip import Strip
+
+    from mailtop.tui import strips
+
+    strips.install()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(100):
+            strip = Strip([Segment("queue ID  "), Segment("sender")], 16)
+            assert strip.divide([16]) == [strip] and strip.crop_extend(0, 16, None) is strip
+            assert strip.divide([4, 16])[0].cell_length == 4  # other answers still computed (and cached)
+            del strip
+        assert gc.collect() == 0  # nothing was left for the cyclic GC
+    finally:
+        gc.enable()

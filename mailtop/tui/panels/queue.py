@@ -169,7 +169,13 @@ class QueuePanel(Panel):
         if snap.ok and data is not None and (prev is None or prev.polls != snap.polls):
             self.summary = getattr(data, "summary", None)
             if isinstance(data, QueueView):
-                self.view = data
+                if self.view is None or self._same(data.params, self.params()):
+                    self.view = data
+                elif self._worker() is not None:
+                    # the poll was asked for an older sort/filter (the user typed while the worker read the
+                    # queue): keep the rows shown, which match what was typed, and ask for them anew
+                    # from the new snapshot (drawing the poll's rows flashed the old filter's rows)
+                    self.request_view()
             else:
                 self.model.load(data)
                 self.view = None
