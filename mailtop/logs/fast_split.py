@@ -34,6 +34,7 @@ peak proportional set size (PSS).
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import re
@@ -46,7 +47,7 @@ from typing import Any
 from mailtop.logs import fast as F
 from mailtop.logs import parse as P
 from mailtop.logs import stats as S
-from mailtop.logs.follow import CHUNK, iter_line_batches
+from mailtop.logs.follow import iter_line_batches
 
 __all__ = ["SPLIT_MIN_BYTES", "can_split", "split_point", "read_split"]
 
@@ -130,7 +131,7 @@ def _batches(path: Any, start: int, end: int | None) -> Iterator[tuple[list[str]
     with open(path, "rb") as fh:
         fh.seek(start)
         src = fh if end is None else _Limited(fh, end - start)
-        yield from iter_line_batches(src)
+        yield from iter_line_batches(src, F.REPORT_CHUNK)
 
 
 def _prescan(path: Any, end: int) -> bytearray:
@@ -142,7 +143,7 @@ def _prescan(path: Any, end: int) -> bytearray:
     with open(path, "rb") as fh:
         src = _Limited(fh, end)
         while True:
-            data = src.read(CHUNK)
+            data = src.read(F.REPORT_CHUNK * 4)
             if not data:
                 break
             data = tail + data
@@ -341,35 +342,41 @@ def _in_child(work, meanwhile) -> dict[str, Any] | None:  # noqa: ANN001
     """``work()`` in a forked child while ``meanwhile()`` runs here; the child's result, or None when it
     failed. ``meanwhile``'s exceptions propagate (after the child is reaped)."""
     r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:               # the child: never returns
+    gc.freeze()                # the child's collections then leave the shared pages alone (copy-on-write)
+    try:
+        pid = os.fork()
+    except OSError:            # no process to spare: all here
+        gc.unfreeze()
+        os.close(r)
+        os.close(w)
+        meanwhile()
+        return None
+    if pid:
+        gc.unfreeze()
+    else:                      # the child: never returns
         code = 1
         try:
             os.close(r)
-            data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view):]
+            result = work()
+            with open(w, "wb", buffering=1 << 16) as out:     # streamed: no copy of the whole result
+                pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
         except BaseException:  # noqa: BLE001 - the parent reads the rest itself
             code = 1
         finally:
             os._exit(code)
     os.close(w)
-    chunks: list[bytes] = []
-    try:
-        meanwhile()
-        while True:
-            data = os.read(r, 1 << 20)
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(r)
-        _, status = os.waitpid(pid, 0)
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not chunks:
+    part: dict[str, Any] | None = None
+    with open(r, "rb", buffering=1 << 16) as src:
+        try:
+            meanwhile()
+            try:
+                part = pickle.load(src)
+            except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError):
+                part = None
+        finally:
+            src.close()
+            _, status = os.waitpid(pid, 0)
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
-    try:
-        return pickle.loads(b"".join(chunks))
-    except (pickle.UnpicklingError, EOFError, ValueError):
-        return None
+    return part

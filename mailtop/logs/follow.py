@@ -502,11 +502,12 @@ def read_lines(path: str | os.PathLike[str] | None) -> Iterator[list[str]]:
         yield lines
 
 
-def read_line_batches(path: str | os.PathLike[str] | None) -> Iterator[tuple[list[str], bool]]:
+def read_line_batches(path: str | os.PathLike[str] | None, chunk_size: int = CHUNK
+                      ) -> Iterator[tuple[list[str], bool]]:
     """``read_lines`` with ``iter_line_batches``' flag per batch."""
     with open_log(path) as fh:
         try:
-            yield from iter_line_batches(fh)
+            yield from iter_line_batches(fh, chunk_size)
         except (EOFError, gzip.BadGzipFile, OSError) as exc:
             if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno is not None:
                 raise
