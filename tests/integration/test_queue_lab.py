@@ -290,3 +290,26 @@ def test_early_listing_is_reaped_when_the_command_line_or_config_is_refused(lab:
         main(["--config", str(Path(lab["state_dir"]) / "mailtop.toml"), "queue", "--top", "many"])
     assert exc.value.code == 2 and "invalid int value" in capsys.readouterr().err
     assert _children_named("postqueue") == []
+
+
+def test_cli_hands_its_early_listing_to_the_summary(lab: dict, filled: tuple[str, list[str]], monkeypatch,
+                                                    capsys) -> None:
+    """`mailtop queue --json` through main(): the summary reads the postqueue started before the config
+    was loaded (taken over by _Listing), and no second listing is started."""
+    from mailtop.cli import main
+    from mailtop.mta import postfix
+
+    domain, _ = filled
+    taken: list[bool] = []
+    real_init = postfix._Listing.__init__
+
+    def spy(self, argv, timeout, started=None):  # records, then does the real work
+        taken.append(started is not None)
+        real_init(self, argv, timeout, started)
+
+    monkeypatch.setattr(postfix._Listing, "__init__", spy)
+    assert main(["--config", str(Path(lab["state_dir"]) / "mailtop.toml"), "queue", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert taken == [True]
+    assert any(d["domain"] == domain and d["recipients"] == 7 for d in out["domains"])
+    assert _children_named("postqueue") == []
