@@ -13,6 +13,7 @@ The figures themselves come from ``tests/bench/bench_tui.py`` (not timed here).
 from __future__ import annotations
 
 import gc
+import os
 import re
 import time
 from pathlib import Path
@@ -263,3 +264,30 @@ def test_painted_strips_are_freed_without_the_cyclic_gc():
         assert gc.collect() == 0  # nothing was left for the cyclic GC
     finally:
         gc.enable()
+
+
+async def test_worker_polls_are_niced_and_key_requests_are_not(plain_config):
+    """Only the poll thread of a worker process runs at a lower priority; a re-sort a key waits for
+    runs at the normal one (Linux keeps a nice value per thread: /proc/PID/task/TID/stat)."""
+    from mailtop.tui.queueview import MAX_ROWS, QueueViewParams
+    from mailtop.tui.worker import WORKER_NICE, QueueWorker
+
+    def nices(pid: int) -> list[int]:
+        out = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            stat = (task / "stat").read_text()
+            out.append(int(stat[stat.rindex(")") + 2:].split()[16]))  # field 19: nice
+        return sorted(out)
+
+    qw = QueueWorker(plain_config, kwargs={"reader": "test_responsive:FixedReader"},
+                     sys_path=(str(Path(__file__).parent),))
+    try:
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        await qw.fetch()
+        view = await qw.queue_view(QueueViewParams(sort="sender", limit=MAX_ROWS))
+        assert view.rows
+        seen = nices(qw.pid)
+        assert seen.count(base + WORKER_NICE) == 1, seen  # the poll thread
+        assert seen.count(base) >= 2, seen  # the main thread and the thread that answered the re-sort
+    finally:
+        await qw.close()
