@@ -38,6 +38,7 @@ import gc
 import os
 import pickle
 import re
+import threading
 from array import array
 from collections.abc import Iterator
 from functools import reduce
@@ -76,8 +77,10 @@ class _RecHist(_BaseHist):
 
 
 def can_split(path: Any) -> bool:
-    """A regular, uncompressed file large enough, and two CPUs to read it with."""
-    if path is None or str(path) == "-" or not hasattr(os, "fork"):
+    """A regular, uncompressed file large enough, two CPUs to read it with, and a process with one
+    thread (``mailtop report``): a fork while another thread holds a lock (the import lock, a file's)
+    could leave the child waiting forever."""
+    if path is None or str(path) == "-" or not hasattr(os, "fork") or threading.active_count() != 1:
         return False
     try:
         cpus = len(os.sched_getaffinity(0))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -213,7 +214,7 @@ def test_report_reads_a_large_file_in_two_parts(tmp_path: Path, monkeypatch: pyt
     real = fast_split.read_split
     monkeypatch.setattr(fast_split, "read_split", lambda *a, **k: (used.append(1), real(*a, **k)))
     monkeypatch.setattr(fast_split, "SPLIT_MIN_BYTES", 1000)
-    assert fast_split.can_split(p) == (len(os.sched_getaffinity(0)) >= 2)
+    assert fast_split.can_split(p) == (len(os.sched_getaffinity(0)) >= 2 and threading.active_count() == 1)
     ref = report_data(summarize_events([p]), top=50)
     got = report_data(summarize([p]), top=50)
     assert got == ref
@@ -224,3 +225,13 @@ def test_report_reads_a_large_file_in_two_parts(tmp_path: Path, monkeypatch: pyt
     assert not fast_split.can_split(gz)
     monkeypatch.setattr(fast_split, "SPLIT_MIN_BYTES", 1 << 40)
     assert not fast_split.can_split(p)
+    monkeypatch.setattr(fast_split, "SPLIT_MIN_BYTES", 1000)
+    # a process with other threads is not forked
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not fast_split.can_split(p)
+    finally:
+        stop.set()
+        other.join()
