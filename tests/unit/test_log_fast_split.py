@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailtop.logs import fast, fast_split
 from mailtop.logs.command import report_data, summarize, summarize_events
@@ -235,3 +237,41 @@ def test_report_reads_a_large_file_in_two_parts(tmp_path: Path, monkeypatch: pyt
     finally:
         stop.set()
         other.join()
+
+
+def _edge_lines() -> bytes:
+    """test_log_fast's lines built for every branch of the fast pattern (and each way out of it)."""
+    spec = importlib.util.spec_from_file_location("test_log_fast_edge", REPO / "tests" / "unit" / "test_log_fast.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    text = mod.EDGE.replace("\\r", "\r").replace("\\x1b", "\x1b").replace("<SP>", " ")
+    return text.encode().replace(b"\\xff\\xfe", b"\xff\xfe")
+
+
+def test_identical_with_the_edge_lines_around_the_split(tmp_path: Path):
+    """The fast pattern's edge lines (reused queue IDs, fractional and RFC 3339 stamps, \\r, invalid
+    UTF-8, expiries, milter rejects, New Year) before, after and on both sides of the split."""
+    edge = _edge_lines()
+    gen = _gen(3_000, seed=12).encode()
+    for name, text in (("a", edge + gen), ("b", gen + edge), ("c", edge + gen + edge)):
+        p = _write(tmp_path, f"{name}.log", text)
+        _check(p, _points(p, 13))
+        _check(p, _points(p, 5), ("postfix",))
+
+
+_REAL = [ln for src in sorted(DATA.glob("*.log")) for ln in src.read_text(errors="replace").splitlines()]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_REAL) - 1), st.integers(0, 300), st.sampled_from(
+    ["", " ", ":", ": ", "<", ">", ",", "=", "0", "z", "[", "]", "é", "NOQUEUE: ", "removed", "\r"]), st.booleans()),
+    min_size=2, max_size=80), st.floats(0.0, 1.0))
+def test_identical_on_mutated_real_lines_split_anywhere(tmp_path_factory, edits, where):
+    """Real lines (their queue IDs repeat across the split), each cut or with a character put in."""
+    out = []
+    for idx, pos, ins, cut in edits:
+        line = _REAL[idx]
+        out.append(line[:pos] if cut else line[:pos] + ins + line[pos:])
+    p = _write(tmp_path_factory.mktemp("mut"), "m.log", "\n".join(out) + "\n")
+    _check(p, [int(p.stat().st_size * where)])
