@@ -4,8 +4,8 @@
 ``LineParser.parse`` and ``LogStats.add`` (``command.summarize_events``, the reference), several times
 faster. How:
 
-* Files are read in 1 MiB binary chunks, decoded once per chunk and split on ``\\n``
-  (``follow.iter_text_lines``, the reader of the full path).
+* Files are read in 64 KiB binary chunks (``REPORT_CHUNK``), decoded once per chunk and split on
+  ``\\n`` (``follow.iter_line_batches``, the reader of the full path).
 * One compiled regular expression (``_LINE``) recognises, in C, the line kinds that make up nearly all
   of a real log and captures only the fields the report needs: Postfix ``QID: to=<..>, relay=..,
   delay=.., status=..`` (the parser's own ``_DELIVERY`` pattern, embedded), ``QID: from=<..>, size=N``,
@@ -23,6 +23,10 @@ faster. How:
 
 ``tests/unit/test_log_fast.py`` proves the report data (``command.report_data``) is identical to the
 reference on the committed captures, on generated logs and on hostile inputs.
+
+One large regular file is read by two processes (``mailtop.logs.fast_split``; the hooks here:
+``_Run.carry``/``records``/``fresh``, ``_defer_line``, ``ReportFlows.peak``), with the same answers
+(``tests/unit/test_log_fast_split.py``). ``MAILTOP_REPORT_SPLIT=0`` keeps one process.
 """
 
 from __future__ import annotations
