@@ -354,6 +354,14 @@ async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) 
         idle_wall = time.monotonic() - t1
         idle_cpu = (cpu2.user + cpu2.system - cpu1.user - cpu1.system) / idle_wall * 100
         idle_all = (all2 - all1) / idle_wall * 100
+        by_role = {}
+        for name, src in app.poller.sources.items():
+            pid = getattr(src.owner, "pid", None)
+            if pid is not None:
+                try:
+                    by_role[name] = psutil.Process(pid).memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
         log_lines = app.panel("log").query_one("#logview").total
         gc_pauses = list(getattr(app, "gc_pauses", ()))[1:]  # the first is the start-up freeze
         views = list(queue_panel.view_times)
@@ -361,7 +369,7 @@ async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) 
     return {"lat": lat, "busy_cpu": busy_cpu, "idle_cpu": idle_cpu, "busy_all": busy_all, "idle_all": idle_all,
             "rss": rss, "log_lines": log_lines, "slow": sorted(slow, reverse=True)[:5], "errors": errors,
             "blank": blank, "views": views,
-            "census": census, "gc": gc_pauses, "asked": list(tracer.asked) if tracer else [],
+            "census": census, "gc": gc_pauses, "by_role": by_role, "asked": list(tracer.asked) if tracer else [],
             "explain": [f"    {key} ({kind}, #{i}) {took * 1000:.0f} ms\n" + tracer.during(t0, t1)
                         for took, kind, key, i, t0, t1 in sorted(windows, reverse=True)[:8]] if tracer else []}
 
@@ -398,6 +406,8 @@ def report(name: str, r: dict) -> float:
             print(f"  last 5 minutes: UI {ui[-1] - ui[-1 - last]:+.1f} MiB, workers {kids[-1] - kids[-1 - last]:+.1f} MiB "
                   f"(max - min: UI {max(ui[-1 - last:]) - min(ui[-1 - last:]):.1f}, "
                   f"workers {max(kids[-1 - last:]) - min(kids[-1 - last:]):.1f} MiB)")
+    if r.get("by_role"):
+        print("  RSS of each worker at the end: " + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in r["by_role"].items()))
     if r.get("gc"):
         g = r["gc"]
         print(f"  full garbage collections in input pauses: {len(g)}, "
