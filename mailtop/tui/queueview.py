@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,8 @@ class PreparedQueue:
     lower-case search text of each message (``hay``) is built on first use (only a filter needs it)."""
 
     snapshot: Any
-    by_age: tuple[int, ...]
+    by_age: Sequence[int]
+    """Indexes into ``entries``, oldest first (an ``array``: no int object per message kept alive)."""
     _hay: list[tuple[str, ...]] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -98,23 +100,55 @@ class PreparedQueue:
     @property
     def hay(self) -> tuple[str, ...]:
         if not self._hay:
-            self._hay.append(tuple(
-                " ".join([e.queue_id, e.queue, e.sender, *(f"{r.address} {r.reason}" for r in e.recipients)]).lower()
-                for e in self.entries))
+            self._hay.append(tuple(hay_text(e) for e in self.entries))
         return self._hay[0]
 
+    def reuse_hay(self, previous: PreparedQueue) -> None:
+        """Build ``hay`` taking the search text of each message that is unchanged since ``previous`` (same
+        queue ID, queue, sender and recipients) from it instead of building it again.
 
-def prepare(snapshot: Any, search: bool = False) -> PreparedQueue:
+        Why: the queue worker re-reads the queue every poll; building 100,000 new search strings per poll
+        (while the previous ones are still alive) left the interpreter's small-object arenas fragmented -
+        the worker's RSS rose ~0.4 MiB per poll with an unchanged queue (140 -> 156 MiB in ten minutes of
+        the benchmark) although the live Python objects did not grow (tracemalloc)."""
+        if self._hay or not previous._hay:
+            return
+        old_entries, old_hay = previous.entries, previous._hay[0]
+        by_id: dict[str, int] | None = None
+        out = []
+        for i, e in enumerate(self.entries):
+            j = i
+            if j >= len(old_entries) or old_entries[j].queue_id != e.queue_id:
+                if by_id is None:  # the listing's order changed (messages came or went): look up by ID
+                    by_id = {o.queue_id: k for k, o in enumerate(old_entries)}
+                j = by_id.get(e.queue_id, -1)
+            o = old_entries[j] if j >= 0 else None
+            if o is not None and (o is e or (o.queue == e.queue and o.sender == e.sender
+                                             and o.recipients == e.recipients)):
+                out.append(old_hay[j])
+            else:
+                out.append(hay_text(e))
+        self._hay.append(tuple(out))
+
+
+def hay_text(e: Any) -> str:
+    """The lower-case text a filter word is looked up in."""
+    return " ".join([e.queue_id, e.queue, e.sender, *(f"{r.address} {r.reason}" for r in e.recipients)]).lower()
+
+
+def prepare(snapshot: Any, search: bool = False, previous: PreparedQueue | None = None) -> PreparedQueue:
     """The snapshot with its order by age; ``search`` builds the search text now too (call it in the
-    collector's thread or process, not on the UI thread)."""
+    collector's thread or process, not on the UI thread), reusing ``previous``'s text for unchanged messages."""
     if isinstance(snapshot, PreparedQueue):
         if search:
             _ = snapshot.hay
         return snapshot
     entries = snapshot.entries
     arrival = [e.arrival for e in entries]
-    prepared = PreparedQueue(snapshot, tuple(sorted(range(len(entries)), key=arrival.__getitem__)))
+    prepared = PreparedQueue(snapshot, array("l", sorted(range(len(entries)), key=arrival.__getitem__)))
     if search:
+        if previous is not None:
+            prepared.reuse_hay(previous)
         _ = prepared.hay
     return prepared
 
@@ -182,25 +216,26 @@ class QueueModel:
 
     prepared: PreparedQueue | None = None
     snapshot_id: int = 0
-    _orders: dict[str, list[int]] = field(default_factory=dict)
+    _orders: dict[str, Sequence[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def load(self, snapshot: Any) -> None:
         # search text built before the swap: a filter typed meanwhile uses the previous snapshot, never waits
-        prepared = prepare(snapshot, search=True)
+        prepared = prepare(snapshot, search=True, previous=self.prepared)
         with self._lock:
             self.prepared = prepared
             self.snapshot_id += 1
-            self._orders = {"age": list(prepared.by_age)}
+            self._orders = {"age": prepared.by_age}
 
-    def _order(self, prepared: PreparedQueue, snapshot_id: int, column: str) -> list[int]:
+    def _order(self, prepared: PreparedQueue, snapshot_id: int, column: str) -> Sequence[int]:
         with self._lock:
             if snapshot_id == self.snapshot_id and column in self._orders:
                 return self._orders[column]
         entries = prepared.entries
         k = sort_key(column)
         keys = [k(e) for e in entries]
-        order = sorted(range(len(entries)), key=keys.__getitem__)
+        order = array("l", sorted(range(len(entries)), key=keys.__getitem__))
+        del keys
         with self._lock:
             if snapshot_id == self.snapshot_id:
                 self._orders[column] = order
