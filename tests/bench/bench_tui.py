@@ -2,7 +2,7 @@
 """Benchmark: the dashboard's key-to-screen latency with a big queue and a fast-growing log.
 
     .venv/bin/python tests/bench/bench_tui.py [--messages 100000] [--rate 2000] [--seconds 60] [--keys 200]
-                                              [--in-process]
+                                              [--in-process] [--explain] [--checks [--check-every 10]]
 
 Set-up (headless, 120x40), with the dashboard's own sources (``build_sources``):
 
@@ -27,6 +27,15 @@ apart, not timed. Also:
 CPU of the UI process and of UI + workers, while driving keys and idle; RSS of the UI process and of
 the workers every 5 s over ``--seconds`` of running. The peer, measured in the same run, is the same
 app with an empty queue and a silent log: the ratio says what the load costs.
+
+``--checks``: the health checks too, as a user has them: the lab's config (``$MAILTOP_LAB_DIR/mailtop.toml``,
+run inside the lab's network namespace) with the benchmark's growing log as ``logs.files``, and every
+``check:*`` source of ``build_sources`` (the probe is opt-in, as in the app). Their refresh intervals
+(``refresh.health/dns/tls/relay/quota``) are set to ``--check-every`` seconds so that checks run while
+keys are pressed (at the defaults most run once a minute or less: this asks what a key pays when one
+lands). The load is then measured twice in the same run, without and with the checks; the keys whose
+time overlapped a check's run are counted apart, and ``--explain`` names the checks that ran during
+each slow key.
 """
 
 from __future__ import annotations
@@ -84,6 +93,28 @@ class BenchReader:
 
     def snapshot(self) -> QueueSnapshot:
         return self.queue
+
+
+CHECK_RUNS: list[tuple[float, float, str]] = []
+"""(start, end, source) of every check run (``perf_counter``), for ``--checks``."""
+
+
+def timed_check(src):
+    """The check source ``src`` with its runs recorded in ``CHECK_RUNS``."""
+    fetch = src.fetch
+
+    async def timed_fetch():
+        t0 = time.perf_counter()
+        try:
+            return await fetch()
+        finally:
+            CHECK_RUNS.append((t0, time.perf_counter(), src.name))
+
+    return replace(src, fetch=timed_fetch)
+
+
+def checks_during(t0: float, t1: float) -> list[str]:
+    return sorted({name for a, b, name in CHECK_RUNS if a < t1 and b > t0})
 
 
 QUEUE_ID = re.compile(r"\b([0-9A-F]{10,12})\b")
@@ -289,7 +320,9 @@ async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) 
     rss: list[tuple[int, int]] = []
     displays: list[float] = []
     windows: list[tuple[float, str, str, int, float, float]] = []
+    spans: list[tuple[float, float, float]] = []  # (took, start, drawn) of every timed key
     original_display = app._display
+    asked0 = len(tracer.asked) if tracer is not None else 0
 
     def timed_display(screen, renderable):  # every frame the app writes to the terminal
         original_display(screen, renderable)
@@ -333,6 +366,7 @@ async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) 
                     took = drawn[0] - start
                     lat.setdefault(kind, []).append(took)
                     slow.append((took, kind, key, presses))
+                    spans.append((took, start, drawn[0]))
                     if tracer is not None:
                         windows.append((took, kind, key, presses, start, drawn[0]))
                         asked = [v[2] for v in queue_panel.view_times if v[2] >= start]
@@ -368,9 +402,11 @@ async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) 
         errors = {s.name: s.error for s in app.poller.snapshots.values() if s.error}
     return {"lat": lat, "busy_cpu": busy_cpu, "idle_cpu": idle_cpu, "busy_all": busy_all, "idle_all": idle_all,
             "rss": rss, "log_lines": log_lines, "slow": sorted(slow, reverse=True)[:5], "errors": errors,
-            "blank": blank, "views": views,
-            "census": census, "gc": gc_pauses, "by_role": by_role, "asked": list(tracer.asked) if tracer else [],
-            "explain": [f"    {key} ({kind}, #{i}) {took * 1000:.0f} ms\n" + tracer.during(t0, t1)
+            "blank": blank, "views": views, "spans": spans,
+            "census": census, "gc": gc_pauses, "by_role": by_role, "asked": tracer.asked[asked0:] if tracer else [],
+            "explain": [f"    {key} ({kind}, #{i}) {took * 1000:.0f} ms"
+                        + (f"  checks running: {', '.join(checks_during(t0, t1))}" if checks_during(t0, t1) else "")
+                        + "\n" + tracer.during(t0, t1)
                         for took, kind, key, i, t0, t1 in sorted(windows, reverse=True)[:8]] if tracer else []}
 
 
@@ -421,6 +457,16 @@ def report(name: str, r: dict) -> float:
         comp = [v[1] for v in r["views"]]
         print(f"  re-sort/filter answers from the queue worker: n={len(rtt)}  round trip p50 {pct(rtt, 50):.1f} ms "
               f"p99 {pct(rtt, 99):.1f} ms  (computing in the worker p50 {pct(comp, 50):.1f} ms p99 {pct(comp, 99):.1f} ms)")
+    if CHECK_RUNS and r.get("spans"):
+        during = [t for t, a, b in r["spans"] if checks_during(a, b)]
+        apart = [t for t, a, b in r["spans"] if not checks_during(a, b)]
+        k0, k1 = min(a for _, a, _ in r["spans"]), max(b for _, _, b in r["spans"])
+        runs = [x for x in CHECK_RUNS if x[0] < k1 and x[1] > k0]
+        print(f"  check runs while keys were pressed: {len(runs)} ({len({x[2] for x in runs})} checks)")
+        for label, vs in (("keys during a check run", during), ("keys with no check running", apart)):
+            if vs:
+                print(f"  {label:<27} n={len(vs):<4} p50 {pct(vs, 50):7.1f} ms  p99 {pct(vs, 99):7.1f} ms  "
+                      f"max {max(vs) * 1000:7.1f} ms")
     print(f"  log lines shown by the Log panel: {r['log_lines']}")
     if r["explain"]:
         print("  the slowest keys, with the event-loop steps over 4 ms, layouts and garbage collections in them:")
@@ -444,6 +490,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="idle period for CPU and memory")
     ap.add_argument("--keys", type=int, default=200)
     ap.add_argument("--in-process", action="store_true", help="collectors in threads of the UI process")
+    ap.add_argument("--checks", action="store_true",
+                    help="also measure the load with the health checks (the lab's config, run in the lab's netns)")
+    ap.add_argument("--check-every", type=float, default=10.0,
+                    help="with --checks: seconds between runs of each check (refresh.health/dns/tls/relay/quota)")
     ap.add_argument("--explain", action="store_true",
                     help="trace the UI's event loop: what ran during the slowest keys (adds a little overhead)")
     args = ap.parse_args()
@@ -457,10 +507,29 @@ def main() -> int:
             "general": {"hostname": "bench", "audit_log": str(Path(tmp) / "audit.log"), "state_dir": tmp},
             "logs": {"files": str(log)}, "aliases": {"path": str(DATA / "tui" / "aliases")}})
 
-        def app_for(n: int) -> MailtopApp:
-            sources, _ = build_sources(cfg, workers=not args.in_process, queue_reader="bench_tui:BenchReader",
+        lab_cfg = None
+        if args.checks:
+            import os
+
+            lab_toml = Path(os.environ.get("MAILTOP_LAB_DIR", REPO / ".lab")) / "mailtop.toml"
+            every = args.check_every
+            lab_cfg = load_config(lab_toml, environ={}, detect=False, flags={
+                "general": {"audit_log": str(Path(tmp) / "audit.log"), "state_dir": tmp},
+                "logs": {"files": str(log)},
+                "refresh": {"health": every, "dns": every, "tls": every, "relay": every, "quota": every}})
+
+        def app_for(n: int, checks: str = "") -> MailtopApp:
+            c = lab_cfg if checks else cfg
+            sources, _ = build_sources(c, workers=not args.in_process, queue_reader="bench_tui:BenchReader",
                                        reader_args={"n": n}, sys_path=(str(Path(__file__).parent),))
-            app = MailtopApp(cfg, sources=[s for s in sources if s.name in ("queue", "log")], read_only="bench")
+            wanted = [s for s in sources if s.name in ("queue", "log")]
+            if checks == "worker":  # as the app runs them: in the checks worker process
+                wanted += [timed_check(s) for s in sources if s.name.startswith("check:")]
+            elif checks == "ui":  # as before: on the UI's event loop and its threads
+                from mailtop.tui.sources import check_sources
+
+                wanted += [timed_check(s) for s in check_sources(c)]
+            app = MailtopApp(c, sources=wanted, read_only="bench")
             app.animation_level = "none"
             return app
 
@@ -474,10 +543,17 @@ def main() -> int:
         writer = LogWriter(log, args.rate)
         writer.start()
         r = asyncio.run(drive(app_for(args.messages), args.keys, args.seconds, tracer))
+        with_checks = {}
+        for where in ("ui", "worker") if args.checks else ():
+            with_checks[where] = asyncio.run(drive(app_for(args.messages, checks=where), args.keys, args.seconds, tracer))
         writer.stop.set()
         writer.join()
     p99_peer = report("peer: empty queue, silent log", peer_r)
     p99 = report(f"load: {args.messages} queued, log +{args.rate} lines/s ({writer.written} written)", r)
+    for where, rc in with_checks.items():
+        label = "in the UI process (threads, as before)" if where == "ui" else "in the checks worker process"
+        p99c = report(f"load + health checks every {args.check_every:g} s (the lab's config), {label}", rc)
+        print(f"\np99 ratio load+checks {where}/load: {p99c / p99:.2f}x")
     print(f"\np99 ratio load/peer: {p99 / p99_peer:.1f}x   goal: p99 < 100 ms -> "
           f"{'met' if p99 < 100 else 'NOT met'}")
     print(f"peak RSS of the process (ru_maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
