@@ -17,6 +17,10 @@ faster. How:
   (fractional or RFC 3339 stamps, Dovecot's own log file, warnings, expiries, unknown shapes, a
   chunk holding a ``\\r`` or an over-long line) goes through ``LineParser.parse`` + ``LogStats.add``
   in its place in the stream, so order-dependent state (the year guess, the flows) is the same.
+* Final deliveries (sent, bounced) wait in a list and are counted together (``_Run._flush_sent``: per
+  distinct recipient, delay text, minute, relay and domain, histogram sums continued in log order),
+  flushed before a delivery the full parser reads, every ``PEND_MAX`` rows and at the end of an input.
+  Lines that only count take a short path once their tag and stamp are known.
 * The flows keep only what the totals need (``ReportFlows``: where a message came from, its size,
   whether it was deferred), with ``FlowTracker``'s keys, eviction (``max_flows``) and staleness rules.
   So the returned stats have no message history: ``recent_flows()`` is empty.
