@@ -200,6 +200,8 @@ class MailtopApp(App[int]):
 
     # ------------------------------------------------------------------ data
     def on_source_updated(self, message: SourceUpdated) -> None:
+        if self._exit:  # quitting: the panels' widgets may be gone already (a poll that ends now is dropped)
+            return
         snap = message.snapshot
         for p in self.panels:
             if p.listens(snap.name):

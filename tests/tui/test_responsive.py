@@ -347,3 +347,17 @@ def test_an_unchanged_queue_read_again_keeps_its_search_text_and_no_int_per_mess
     arrival = {e.queue_id: e.arrival for e in second.entries}
     got = [arrival[r[0]] for r in newest_first.rows]
     assert got == sorted(arrival.values(), reverse=True) and newest_first.matched == len(second.entries)
+
+
+async def test_a_poll_that_ends_while_the_app_quits_is_dropped(plain_config):
+    """A collector's answer can arrive while the app is closing and its panels' widgets are being removed
+    (seen with the checks worker in bench_tui: NoMatches '#logview' at exit). It is dropped, not a crash."""
+    from mailtop.tui.collect import Snapshot, SourceUpdated
+
+    lines = [ShownLine("Nov 25 18:15:15 mail postfix/smtp[1]: 9A7DE516480: status=sent", "green", "9A7DE516480")]
+    app = make_app(plain_config, [fixed("log", lines)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        await app.query_one(LogView).remove()
+        app.exit()
+        app.on_source_updated(SourceUpdated(Snapshot("log", lines, time.time(), polls=9), False, False))
