@@ -200,7 +200,7 @@ class MailtopApp(App[int]):
 
     # ------------------------------------------------------------------ data
     def on_source_updated(self, message: SourceUpdated) -> None:
-        if self._exit:  # quitting: the panels' widgets may be gone already (a poll that ends now is dropped)
+        if self._exit or not self._running:  # quitting: the panels' widgets may be gone (a poll ending now is dropped)
             return
         snap = message.snapshot
         for p in self.panels:

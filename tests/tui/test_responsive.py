@@ -359,5 +359,8 @@ async def test_a_poll_that_ends_while_the_app_quits_is_dropped(plain_config):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.2)
         await app.query_one(LogView).remove()
-        app.exit()
+        app._running = False  # what App._shutdown sets first, before it removes the widgets (run_test's exit)
         app.on_source_updated(SourceUpdated(Snapshot("log", lines, time.time(), polls=9), False, False))
+        app._running = True
+        app.exit()
+        app.on_source_updated(SourceUpdated(Snapshot("log", lines, time.time(), polls=10), False, False))
