@@ -35,11 +35,14 @@ def check_fetch(cfg: Config, check_id: str) -> Callable[[], Any]:
     return fetch
 
 
-def check_sources(cfg: Config) -> list[Source]:
+def check_sources(cfg: Config, worker: Any = None) -> list[Source]:
+    """One source per check; with ``worker`` (a :class:`~mailtop.tui.worker.CheckWorker`) the checks run
+    in that worker process, else on the UI's event loop and its threads."""
     from mailtop.checks import registry
 
     return [
-        Source(f"{CHECK_PREFIX}{c.id}", c.refresh, check_fetch(cfg, c.id), label=c.title)
+        Source(f"{CHECK_PREFIX}{c.id}", c.refresh, worker.fetcher(c.id) if worker is not None else check_fetch(cfg, c.id),
+               label=c.title, owner=worker)
         for c in registry(cfg)
         if not c.opt_in  # the probe sends real mail: the Probes panel runs it on demand
     ]
@@ -49,9 +52,9 @@ def build_sources(
     cfg: Config, *, workers: bool = True, queue_reader: str = "", reader_args: dict[str, Any] | None = None,
     sys_path: tuple[str, ...] = (),
 ) -> tuple[list[Source], dict[str, str]]:
-    """The dashboard's collectors. With ``workers`` (the default) the queue and the log are read in
-    worker processes (:mod:`mailtop.tui.worker`) so the UI keeps its interpreter lock; without, in
-    threads of the UI process. ``queue_reader`` ("module:callable", called with the config and
+    """The dashboard's collectors. With ``workers`` (the default) the queue and the log are read, and
+    the health checks run, in worker processes (:mod:`mailtop.tui.worker`) so the UI keeps its
+    interpreter lock; without, in threads of the UI process. ``queue_reader`` ("module:callable", called with the config and
     ``reader_args``) replaces ``PostfixQueue.from_config`` (the benchmark's synthetic 100k queue)."""
     sources: list[Source] = []
     missing: dict[str, str] = {}
@@ -97,7 +100,12 @@ def build_sources(
     else:
         missing["quota"] = "mailtop.health.quota is not installed"
     if _optional("mailtop.checks") is not None:
-        sources += check_sources(cfg)
+        if workers:
+            from mailtop.tui.worker import CheckWorker
+
+            sources += check_sources(cfg, CheckWorker(cfg, sys_path=sys_path))
+        else:
+            sources += check_sources(cfg)
     else:
         missing["checks"] = "mailtop.checks is not installed"
     return sources, missing

@@ -11,6 +11,12 @@ milliseconds. Here they run in ``python -m mailtop.tui.worker``, one process per
   panel is hidden); ``view(params)`` re-sorts/filters the kept snapshot; ``group_ids(reason)``.
 * ``log``: ``poll()`` is :meth:`mailtop.logs.monitor.LogMonitor.poll` with each event replaced by the
   :class:`~mailtop.tui.plain.ShownLine` the Log panel draws; ``trace(queue_id)``.
+* ``checks``: ``run(check_id)`` is :func:`mailtop.checks.run_checks` for one check of the registry, on
+  one event loop in a niced thread of the child, so the checks still run concurrently with each other
+  (each ``check:<id>`` source of the dashboard calls it on its own interval). In the UI process the
+  ``logs`` check parsed the last ``thresholds.log_window`` of the log (600,000 lines at 2,000 lines/s),
+  the ``queue`` check summarised the whole queue, and DNS, TLS and x509 parsing held the interpreter
+  lock between key presses.
 
 Protocol (stdin/stdout of the child, private to mailtop): frames of a 4-byte big-endian length and a
 pickle. The first frame from the parent is the set-up (role, config, queue reader); then requests
@@ -115,7 +121,39 @@ class LogService:
         return self.monitor.trace(queue_id)
 
 
-SERVICES: dict[str, Callable[..., Any]] = {"queue": QueueService, "log": LogService}
+class CheckService:
+    """Runs health checks (``mailtop.checks``) for the dashboard: one event loop in a niced thread; each
+    ``run`` request waits for its check's result in a thread of the request pool."""
+
+    THREADS = 32
+    """Request threads: each waits for one check, so every check source can wait at once."""
+
+    def __init__(self, cfg: Any) -> None:
+        import asyncio
+
+        self.cfg = cfg
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def loop_thread() -> None:
+            nice_this_thread()  # threads the checks start for blocking work inherit it
+            asyncio.set_event_loop(self.loop)
+            self.loop.call_soon(started.set)
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=loop_thread, name="mailtop-checks", daemon=True)
+        self.thread.start()
+        started.wait(10.0)
+
+    def run(self, check_id: str) -> Any:
+        import asyncio
+
+        from mailtop.checks import run_checks
+
+        return asyncio.run_coroutine_threadsafe(run_checks(self.cfg, only=check_id), self.loop).result()
+
+
+SERVICES: dict[str, Callable[..., Any]] = {"queue": QueueService, "log": LogService, "checks": CheckService}
 
 
 def read_frame(stream: BinaryIO) -> Any:
@@ -164,7 +202,7 @@ def serve(inp: BinaryIO, out: BinaryIO) -> int:
     # run in other threads at the normal priority: with the whole process niced they waited for the
     # CPU behind any other busy process (re-sort answers p99 70-100 ms on a loaded host).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtop-poll", initializer=nice_this_thread) as polls, \
-            ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailtop-worker") as pool:
+            ThreadPoolExecutor(max_workers=getattr(service, "THREADS", 4), thread_name_prefix="mailtop-worker") as pool:
         while True:
             try:
                 req_id, method, args = read_frame(inp)
@@ -339,6 +377,19 @@ class LogWorker(WorkerClient):
 
     async def trace(self, queue_id: str) -> Any:
         return await self.call("trace", queue_id, timeout=10.0)
+
+
+class CheckWorker(WorkerClient):
+    """The ``check:<id>`` sources: every health check runs in this one worker process."""
+
+    def __init__(self, cfg: Any, **kw: Any) -> None:
+        super().__init__("checks", cfg, **kw)
+
+    def fetcher(self, check_id: str) -> Callable[[], Any]:
+        async def fetch() -> Any:
+            return await self.call("run", check_id)
+
+        return fetch
 
 
 if __name__ == "__main__":

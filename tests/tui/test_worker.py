@@ -45,3 +45,40 @@ async def test_log_worker_sends_display_lines_and_traces(lab_config):
         assert any(x.style for x in batch.lines)  # coloured by status in the worker
     finally:
         await worker.close()
+
+
+async def test_health_checks_run_in_one_niced_worker_process_with_the_same_findings(lab_config):
+    """Every ``check:<id>`` source runs its check in the checks worker (one process for all), not in the
+    UI process: the findings are those of an in-process run against the lab, the worker's check threads
+    are niced, and several checks run at once."""
+    import asyncio
+    import os
+    from pathlib import Path
+
+    from mailtop.checks import run_checks
+    from mailtop.tui.sources import build_sources
+    from mailtop.tui.worker import WORKER_NICE, CheckWorker
+
+    sources, _ = build_sources(lab_config)
+    checks = {s.name: s for s in sources if s.name.startswith("check:")}
+    owners = {id(s.owner) for s in checks.values()}
+    assert "check:system.postfix" in checks and len(owners) == 1
+    worker = checks["check:system.postfix"].owner
+    assert isinstance(worker, CheckWorker)
+    try:
+        runs = await asyncio.gather(checks["check:system.postfix"].fetch(), checks["check:storage"].fetch(),
+                                    checks["check:aliases"].fetch())
+        assert worker.pid is not None and worker.pid != os.getpid() and worker.alive and worker.starts == 1
+        here = await run_checks(lab_config, only="system.postfix")
+        assert [(f.id, f.status) for f in runs[0].findings] == [(f.id, f.status) for f in here.findings]
+        assert runs[0].findings and runs[1].findings and runs[2].findings
+        nices = []
+        for task in Path(f"/proc/{worker.pid}/task").iterdir():
+            stat = (task / "stat").read_text()
+            nices.append(int(stat[stat.rindex(")") + 2:].split()[16]))
+        assert os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE in nices, nices  # the checks' event loop
+    finally:
+        for src in sources:
+            if src.owner is not None and hasattr(src.owner, "close"):
+                await src.owner.close()
+    assert not worker.alive
