@@ -391,7 +391,8 @@ async def drive(app, n_keys: int, seconds: float, tracer: Tracer | None = None) 
         by_role = {}
         for name, src in app.poller.sources.items():
             pid = getattr(src.owner, "pid", None)
-            if pid is not None:
+            name = getattr(src.owner, "role", name)  # the check sources share one worker
+            if pid is not None and name not in by_role:
                 try:
                     by_role[name] = psutil.Process(pid).memory_info().rss
                 except psutil.NoSuchProcess:
@@ -544,7 +545,7 @@ def main() -> int:
         writer.start()
         r = asyncio.run(drive(app_for(args.messages), args.keys, args.seconds, tracer))
         with_checks = {}
-        for where in ("ui", "worker") if args.checks else ():
+        for where in ("worker", "ui") if args.checks else ():  # the UI process keeps what the "ui" run left
             with_checks[where] = asyncio.run(drive(app_for(args.messages, checks=where), args.keys, args.seconds, tracer))
         writer.stop.set()
         writer.join()
