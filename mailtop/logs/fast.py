@@ -320,26 +320,16 @@ class _Run:
                     k = m.lastindex
                     # lines that only count (most of a log), when their tag and stamp are known: what
                     # the general code below does for them, in fewer steps
-                    if k == K_PLAIN:
-                        if m[_NAME] in plain_names:
-                            ts = tscache.get(line[:15])
-                            if ts is not None:
-                                fast += 1
-                                if ts > last_ts:
-                                    last_ts = ts
-                                if ts < first_ts or not first_ts:
-                                    first_ts = ts
-                                continue
-                    elif k == K_DOVECOT:
-                        if not m[_DSVC].endswith("-login"):
-                            ts = tscache.get(line[:15])
-                            if ts is not None:
-                                fast += 1
-                                if ts > last_ts:
-                                    last_ts = ts
-                                if ts < first_ts or not first_ts:
-                                    first_ts = ts
-                                continue
+                    if ((k == K_PLAIN and m[_NAME] in plain_names)
+                            or (k == K_DOVECOT and not m[_DSVC].endswith("-login"))):
+                        ts = tscache.get(line[:15])
+                        if ts is not None:
+                            fast += 1
+                            if ts > last_ts:
+                                last_ts = ts
+                            if ts < first_ts or not first_ts:
+                                first_ts = ts
+                            continue
                     if k < K_LOGIN:
                         info = names.get(m[_NAME], False)
                         if info is False:
