@@ -284,7 +284,6 @@ class _Run:
         parse = parser.parse
         flows: ReportFlows = st.flows  # type: ignore[assignment]
         live = flows._live
-        max_flows = flows.max_flows
         t = st._t
         all_counts = st.all_counts
         senders, sending_domains = st.senders, st.sending_domains
@@ -302,7 +301,7 @@ class _Run:
         first_ts, last_ts = st.first_ts, st.last_ts
         f_last, f_next = flows._last_ts, flows._next_sweep
         carry, fresh, records = self.carry, self.fresh, self.records
-        peak = flows.peak
+        new_live = flows._new              # a message's first line: create, count the peak, evict
         # sent deliveries, counted per distinct (recipient, relay, delay) at the end of the batch or
         # before anything else that adds a delay (see _flush_sent)
         pend: list[tuple] = []
@@ -443,12 +442,7 @@ class _Run:
                     if k == K_QUEUED:            # LogStats._queued looks the flow up before feeding it
                         flow = live.get(fkey)
                         if flow is None:
-                            flow = live[fkey] = new_flow(ts)
-                            if len(live) > peak:
-                                peak = len(live)
-                            if len(live) > max_flows:
-                                del live[next(iter(live))]
-                                flows.evicted += 1
+                            flow = new_live(fkey, ts)
                         first = not flow.size
                     if ts > f_last:              # FlowTracker.feed
                         f_last = ts
@@ -460,12 +454,7 @@ class _Run:
                         continue
                     fl = live.get(fkey)
                     if fl is None:
-                        fl = live[fkey] = new_flow(ts)
-                        if len(live) > peak:
-                            peak = len(live)
-                        if len(live) > max_flows:
-                            del live[next(iter(live))]
-                            flows.evicted += 1
+                        fl = new_live(fkey, ts)
                 fl.last_seen = ts
                 if k == K_FEED:
                     continue
@@ -548,8 +537,6 @@ class _Run:
             flush(pend)
         st.first_ts, st.last_ts = first_ts, last_ts
         flows._last_ts, flows._next_sweep = f_last, f_next
-        if peak > flows.peak:
-            flows.peak = peak
 
     def _flush_sent(self, pend: list[tuple]) -> None:
         """Count the pending final deliveries ``(minute, to, relay, delay text, flow size, sent)`` (sent:
