@@ -39,14 +39,12 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from functools import reduce
 from itertools import compress, groupby
-from operator import add as _fadd
 from operator import itemgetter
 
 from mailtop import queueid
 from mailtop.logs import parse as P
-from mailtop.logs.stats import LogStats, _addr_domain, _bucket, _Hist, _norm_addr, gimme_domain
+from mailtop.logs.stats import LogStats, _addr_domain, _bucket, _Hist, _norm_addr, delay_us, gimme_domain
 
 __all__ = ["ReportFlows", "summarize_fast"]
 
@@ -187,21 +185,21 @@ _P_MINUTE, _P_TO, _P_RELAY, _P_TEXT, _P_SIZE, _P_SENT = (itemgetter(i) for i in 
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
-def _hist_add(h: _Hist, values: list[float], buckets: dict[int, int]) -> None:
-    """``h.add(v)`` for each of ``values`` in order (``buckets``: their bucket counts): the same
-    float additions in the same order for the sum (``reduce``, never ``sum()``, whose summation
-    changed in Python 3.12). fast_split's recording histograms record the values."""
+def _hist_counts(h: _Hist, counts: Iterable[tuple[tuple[float, int, int], int]]) -> None:
+    """``h.add(d, b, us)`` ``c`` times for each ``((d, b, us), c)``: the histogram's buckets, count,
+    max and integer sum (``stats.delay_us``) do not depend on the order of the additions."""
     hb = h.buckets
-    for b, c in buckets.items():
+    n = tot = 0
+    mx = h.max
+    for (d, b, us), c in counts:
         hb[b] = hb.get(b, 0) + c
-    h.count += len(values)
-    h.total = reduce(_fadd, values, h.total)
-    mx = max(values)
-    if mx > h.max:
-        h.max = mx
-    seq = getattr(h, "seq", None)
-    if seq is not None:
-        seq.extend(values)
+        n += c
+        tot += us * c
+        if d > mx:
+            mx = d
+    h.count += n
+    h.total_us += tot
+    h.max = mx
 
 
 def _carried(bitmap: bytearray, qid: str) -> bool:
@@ -243,7 +241,7 @@ class _Run:
         self.names: dict[str, tuple] = {}
         self.domains: dict[str, str] = {}                 # client -> gimme_domain(client)
         self.addrs: dict[str, tuple[str, str]] = {}       # address -> (normalised, domain)
-        self.delays: dict[str, tuple[float, int] | None] = {}
+        self.delays: dict[str, tuple[float, int, int] | None] = {}
         self.plain_names: set[str] = set()               # tags of counted Postfix instances
         self.senders: dict[str, tuple[str, str | None]] = {}  # from=<..> -> (normalised, domain)
         # fast_split's second part: queue IDs whose flow may have begun before this part (a bitmap of
@@ -541,12 +539,13 @@ class _Run:
     def _flush_sent(self, pend: list[tuple]) -> None:
         """Count the pending final deliveries ``(minute, to, relay, delay text, flow size, sent)`` (sent:
         what ``LogStats._delivery`` counts for a sent one; both: the delay, ``_final_delay``) as the
-        line-by-line code would have: Python work per distinct recipient, delay text, minute, relay and
-        domain, the rest in C (``Counter``, ``map``, ``compress``, ``groupby``, ``reduce``). Same
-        insertion orders (first occurrence in log order) and, for each histogram's sum, the same float
-        additions in the same order. Empties ``pend``."""
+        line-by-line code would have. Nothing here depends on the order of the rows (the histograms'
+        sums are integers of microseconds, the window's delay lists are sorted before use, the
+        report sorts every top list), so it is counted per distinct key: Python work per distinct
+        recipient, delay text, relay and domain, the rest in C (``Counter``, ``map``, ``zip``).
+        Empties ``pend``."""
         st = self.stats
-        addrs, delays = self.addrs, self.delays
+        addrs = self.addrs
         tos = list(map(_P_TO, pend))
         todom: dict[str, str] = {}
         toaddr: dict[str, str] = {}
@@ -571,12 +570,26 @@ class _Run:
             for minute, c in Counter(map(_P_MINUTE, sent)).items():
                 minute.c["delivered"] += c
             recipients, recipient_domains = st.recipients, st.recipient_domains
-            for to, c in Counter(compress(tos, flags)).items():
+            for to, c in Counter(compress(tos, flags) if sent is not pend else tos).items():
                 recipients[toaddr[to]] += c
                 recipient_domains[todom[to]] += c
-        # the delays, in log order
         texts = list(map(_P_TEXT, pend))
-        dmap: dict[str, tuple[float, int] | None] = {}
+        dmap = self._delay_map(texts)
+        rows: list[tuple] = pend
+        if None in dmap.values():
+            keep = list(map(dmap.__getitem__, texts))
+            rows = list(compress(pend, keep))
+            tos = list(compress(tos, keep))
+            texts = list(compress(texts, keep))
+        if rows:
+            self._count_delays(rows, tos, texts, dmap, todom)
+        pend.clear()
+
+    def _delay_map(self, texts: Iterable[str]) -> dict[str, tuple[float, int, int] | None]:
+        """Each distinct delay text -> (delay, bucket, microseconds), None when it is no number (as the
+        parser reads it: ``float``, finite; -0.0 as 0.0 like ``LogStats._final_delay``)."""
+        delays = self.delays
+        dmap: dict[str, tuple[float, int, int] | None] = {}
         for text in dict.fromkeys(texts):
             db = delays.get(text, False)
             if db is False:
@@ -585,56 +598,48 @@ class _Run:
                 except ValueError:
                     db = None
                 else:
-                    db = (d, _bucket(d)) if -_INF < d < _INF else None
+                    d += 0.0
+                    db = (d, _bucket(d), delay_us(d)) if -_INF < d < _INF else None
                 if len(delays) > 10000:
                     delays.clear()
                 delays[text] = db
             dmap[text] = db
-        dbs = list(map(dmap.__getitem__, texts))
-        rows: list[tuple] = pend
-        if None in dmap.values():
-            keep = [db is not None for db in dbs]
-            rows = list(compress(pend, keep))
-            tos = list(compress(tos, keep))
-            dbs = list(compress(dbs, keep))
-        if not dbs:
-            pend.clear()
-            return
-        ds = list(map(_FIRST, dbs))
-        bs = list(map(_SECOND, dbs))
+        return dmap
+
+    def _count_delays(self, rows: list[tuple], tos: list[str], texts: list[str],
+                      dmap: dict[str, tuple[float, int, int] | None], todom: dict[str, str]) -> None:
+        """``LogStats._final_delay`` for ``rows`` (``(minute, to, relay, text, ...)``, every text a
+        number): the whole-input histograms per distinct text, (relay, text) and (recipient, text);
+        each minute's (delay, relay, domain) list (any order: it is sorted before use)."""
+        st = self.stats
         relays = list(map(_P_RELAY, rows))
-        doms = list(map(todom.__getitem__, tos))
-        samples = list(zip(ds, relays, doms, strict=True))
+        dget = dmap.__getitem__
+        _hist_counts(st.hist_all, [(dget(k), c) for k, c in Counter(texts).items()])
+        for hists, keys, keyf in ((st.hist_relay, relays, None), (st.hist_domain, tos, todom.__getitem__)):
+            per: dict[str, list] = {}
+            for (k, text), c in Counter(zip(keys, texts, strict=True)).items():
+                if keyf is not None:
+                    k = keyf(k)
+                lst = per.get(k)
+                if lst is None:
+                    lst = per[k] = []
+                lst.append((dget(text), c))
+            for k, counts in per.items():
+                h = hists.get(k)
+                if h is None:
+                    h = hists[k] = _Hist()
+                _hist_counts(h, counts)
+        samples = list(zip(map(_FIRST, map(dget, texts)), relays, map(todom.__getitem__, tos), strict=True))
         at = 0
         for minute, grp in groupby(map(_P_MINUTE, rows)):
             n = len(list(grp))
             minute.delays.extend(samples[at:at + n])
             at += n
-        b_all = Counter(bs)
-        _hist_add(st.hist_all, ds, b_all)
-        for hists, keys in ((st.hist_relay, relays), (st.hist_domain, doms)):
-            distinct = dict.fromkeys(keys)
-            for k in distinct:
-                if k not in hists:
-                    hists[k] = _Hist()
-            if len(distinct) == 1:
-                _hist_add(hists[keys[0]], ds, b_all)
-                continue
-            if len(distinct) <= 8:               # a pass in C per key
-                for k in distinct:
-                    mask = list(map(k.__eq__, keys))
-                    _hist_add(hists[k], list(compress(ds, mask)), Counter(compress(bs, mask)))
-                continue
-            get = keys.__getitem__
-            for k, idx in groupby(sorted(range(len(keys)), key=get), key=get):
-                ix = list(idx)
-                _hist_add(hists[k], [ds[i] for i in ix], Counter([bs[i] for i in ix]))
-        pend.clear()
 
     def _defer_line(self, ev: P.LogEvent, line: str) -> bool:
         """fast_split's second part: a line the full parser reads whose flow may have begun before this
-        part waits, whole, for the replay (True). A final delivery with a delay cannot wait (the delay
-        sums are added in log order): the part is then not used (``unsupported``)."""
+        part waits, whole, for the replay (True); a final delivery's delay among them too (the delay
+        sums are integers: any order gives the same)."""
         if not ev.queue_id or ev.kind == P.UNPARSED:
             return False
         st = self.stats
@@ -643,8 +648,6 @@ class _Run:
         key = st.flows._key(ev.instance, ev.queue_id)
         if key in self.fresh or not _carried(self.carry, ev.queue_id):
             return False
-        if ev.kind == P.DELIVERY and ev.status in P.FINAL_STATUSES and ev.delay is not None:
-            self.unsupported = True
         if ev.kind == P.REMOVED:
             self.fresh.add(key)
         self.records.append(("L", line))

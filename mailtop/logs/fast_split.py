@@ -39,10 +39,7 @@ import os
 import pickle
 import re
 import threading
-from array import array
 from collections.abc import Iterator
-from functools import reduce
-from operator import add as _fadd
 from typing import Any
 
 from mailtop.logs import fast as F
@@ -57,23 +54,6 @@ SPLIT_FRACTION = 0.56           # the child also pre-scans the first part: give 
 
 # Anything the parser could take as a queue ID: the head of a message (after "tag: "), up to ": ".
 _PRESCAN = re.compile(rb": ([0-9A-Za-z]{6,24})(?=: )")
-
-
-_BaseHist = S._Hist
-
-
-class _RecHist(_BaseHist):
-    """A histogram that also keeps its values in order (the parent continues its float sum with them)."""
-
-    __slots__ = ("seq",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seq = array("d")
-
-    def add(self, v: float, b: int | None = None) -> None:
-        _BaseHist.add(self, v, b)
-        self.seq.append(v)
 
 
 def can_split(path: Any) -> bool:
@@ -162,34 +142,28 @@ def _prescan(path: Any, end: int) -> bytearray:
     return bitmap
 
 
-def _hist_state(h: _BaseHist) -> tuple:
-    return (h.buckets, h.count, h.max, h.seq.tobytes() if isinstance(h, _RecHist) else None, h.total)
+def _hist_state(h: S._Hist) -> tuple:
+    return (h.buckets, h.count, h.max, h.total_us)
 
 
 def second_part(path: Any, start: int, ref: float | None, syslog_names: Any, max_flows: int) -> dict[str, Any]:
     """Read ``path`` from ``start`` to the end as the second part (in the child): a picklable result."""
-    saved = (S._Hist, F._Hist)
-    S._Hist = F._Hist = _RecHist       # histograms made while reading this part record their values
-    try:
-        stats = S.LogStats(syslog_names=syslog_names, flows=F.ReportFlows(max_flows=max_flows))  # type: ignore[arg-type]
-        stats.hist_all = _RecHist()
-        run = F._Run(stats)
-        run.carry = _prescan(path, start)
-        parser = P.LineParser(ref)
-        first_year: list[tuple[int, int]] = []
-        years = parser.years
-        plain_year = years.year
+    stats = S.LogStats(syslog_names=syslog_names, flows=F.ReportFlows(max_flows=max_flows))  # type: ignore[arg-type]
+    run = F._Run(stats)
+    run.carry = _prescan(path, start)
+    parser = P.LineParser(ref)
+    first_year: list[tuple[int, int]] = []
+    years = parser.years
+    plain_year = years.year
 
-        def year(month: int, day: int) -> int:       # the year guess this part starts from
-            out = plain_year(month, day)
-            first_year.append((years._year, years._month))
-            del years.year
-            return out
+    def year(month: int, day: int) -> int:       # the year guess this part starts from
+        out = plain_year(month, day)
+        first_year.append((years._year, years._month))
+        del years.year
+        return out
 
-        years.year = year  # type: ignore[method-assign]
-        run.feed(parser, _batches(path, start, None))
-    finally:
-        S._Hist, F._Hist = saved
+    years.year = year  # type: ignore[method-assign]
+    run.feed(parser, _batches(path, start, None))
     st = stats
     return {
         "lines": st.lines, "unparsed": st.unparsed, "skipped": st.skipped, "first_ts": st.first_ts,
@@ -224,21 +198,17 @@ def _usable(part: dict[str, Any] | None, run: F._Run, parser: P.LineParser) -> b
     return len(flows) + part["peak"] + len(waiting) + lines <= flows.max_flows
 
 
-def _merge_hist(h: _BaseHist | None, state: tuple) -> _BaseHist:
-    buckets, count, mx, seq, total = state
+def _merge_hist(h: S._Hist | None, state: tuple) -> S._Hist:
+    """The child's histogram added (integer sums: the same in any order)."""
+    buckets, count, mx, total_us = state
     if h is None:
-        h = _BaseHist()
+        h = S._Hist()
     for b, n in buckets.items():
         h.buckets[b] = h.buckets.get(b, 0) + n
     h.count += count
     if mx > h.max:
         h.max = mx
-    if seq is None:            # a histogram that recorded nothing else (cannot happen: guarded)
-        h.total += total
-    else:
-        values = array("d")
-        values.frombytes(seq)
-        h.total = reduce(_fadd, values, h.total)    # the same float additions, in log order
+    h.total_us += total_us
     return h
 
 

@@ -126,23 +126,33 @@ def _bucket(v: float) -> int:
     return 0 if v <= _HIST_BASE else int(math.log(v / _HIST_BASE) / _LOG_RATIO) + 1
 
 
-class _Hist:
-    """Log-bucket histogram of non-negative values: bounded memory, percentiles within 1 %."""
+def delay_us(v: float) -> int:
+    """A delay in whole microseconds: what the histograms sum. Postfix prints delays with at most
+    ``delay_logging_resolution_limit`` (0..6) decimals, so for any delay below ~2e9 s this is the
+    exact value of the logged text; a text with more decimals or an exponent is rounded to the
+    microsecond. An integer sum is the same in any order: the report's means do not depend on the
+    order deliveries are counted in (``mailtop.logs.fast`` counts them per distinct key)."""
+    return round(v * 1_000_000)
 
-    __slots__ = ("buckets", "count", "total", "max")
+
+class _Hist:
+    """Log-bucket histogram of non-negative values: bounded memory, percentiles within 1 %.
+    ``total_us``: the sum in whole microseconds (``delay_us``), exact and order-independent."""
+
+    __slots__ = ("buckets", "count", "total_us", "max")
 
     def __init__(self) -> None:
         self.buckets: dict[int, int] = {}
         self.count = 0
-        self.total = 0.0
+        self.total_us = 0
         self.max = 0.0
 
-    def add(self, v: float, b: int | None = None) -> None:
+    def add(self, v: float, b: int | None = None, us: int | None = None) -> None:
         if b is None:
             b = _bucket(v)
         self.buckets[b] = self.buckets.get(b, 0) + 1
         self.count += 1
-        self.total += v
+        self.total_us += delay_us(v) if us is None else us
         if v > self.max:
             self.max = v
 
@@ -164,10 +174,12 @@ class _Hist:
         if not self.count:
             return DelayStats()
         return DelayStats(self.count, self.quantile(0.5), self.quantile(0.9), self.quantile(0.99), self.max,
-                          self.total / self.count)
+                          self.total_us / self.count / 1e6)
 
 
 def _exact(values: list[float]) -> DelayStats:
+    """Exact statistics of ``values`` in any order: sorted first, so the float sum of the mean is
+    the same whatever order the deliveries were counted in."""
     if not values:
         return DelayStats()
     values.sort()
@@ -185,6 +197,7 @@ class _Minute:
     def __init__(self, minute: int) -> None:
         self.minute = minute
         self.c: Counter[str] = Counter()
+        # (delay, relay, domain) of final deliveries; any order (queries sort the values first)
         self.delays: list[tuple[float, str, str]] = []
         self.reasons: Counter[tuple[str, str]] = Counter()
         self.auth: Counter[str] = Counter()
@@ -454,10 +467,12 @@ class LogStats:
         d = ev.delay
         if d is None:
             return
+        d += 0.0               # -0.0 -> 0.0: equal values are then the same value in any order
         relay = ev.relay
         minute.delays.append((d, relay, domain))
         b = _bucket(d)
-        self.hist_all.add(d, b)
+        us = delay_us(d)
+        self.hist_all.add(d, b, us)
         h = self.hist_relay.get(relay)
         if h is None:
             if self.max_keys is not None and len(self.hist_relay) >= self.max_keys:
@@ -465,12 +480,12 @@ class LogStats:
             else:
                 h = self.hist_relay[relay] = _Hist()
         if h is not None:
-            h.add(d, b)
+            h.add(d, b, us)
         h = self.hist_domain.get(domain)
         if h is None and (self.max_keys is None or len(self.hist_domain) < self.max_keys):
             h = self.hist_domain[domain] = _Hist()
         if h is not None:
-            h.add(d, b)
+            h.add(d, b, us)
 
     def _reject(self, ev: P.LogEvent, minute: _Minute) -> None:
         kind = ev.kind

@@ -1,9 +1,10 @@
 """The fast path's pending final deliveries (``fast._Run._flush_sent``) give the one-by-one report.
 
 Sent and bounced deliveries read by the fast pattern wait in a list and are counted together (per
-distinct recipient, delay text, minute, relay, domain). These tests compare the whole report with the
-full parser's (``command.summarize_events``) where that could go wrong: delays whose float sum depends
-on the order of the additions, many relays and domains in one flush, delays that are no number,
+distinct recipient, delay text, minute, relay, domain), in any order: the delay sums are integers of
+microseconds (``stats.delay_us``). These tests compare the whole report with the full parser's
+(``command.summarize_events``) where that could go wrong: delays whose float sum would depend on the
+order of the additions, many relays and domains in one flush, delays that are no number,
 deliveries read by the full parser between pending ones, flushes of every size (``PEND_MAX``), small
 reads (lines split across reads, pending deliveries across chunks), minute boundaries, New Year,
 unknown lines and invalid UTF-8 among them, and the two-process split.
@@ -90,9 +91,9 @@ def test_pending_deliveries_give_the_one_by_one_report(tmp_path: Path, monkeypat
     assert len(data["delays"]["by_relay"]) >= min(keys, 10) and len(data["delays"]["by_domain"]) >= min(keys, 10)
 
 
-def test_flushes_happen_and_keep_the_float_sums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The pending path is the one taken (it flushes), and each histogram's sum is the sum of its
-    delays added one by one in log order."""
+def test_flushes_happen_and_keep_the_exact_sums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The pending path is the one taken (it flushes), and the histogram's sum is the exact sum of
+    the delays in whole microseconds (the same in any order, unlike their float sum)."""
     calls = []
     real = fast._Run._flush_sent
 
@@ -110,7 +111,9 @@ def test_flushes_happen_and_keep_the_float_sums(tmp_path: Path, monkeypatch: pyt
                 if ev.kind == "delivery" and ev.status in ("sent", "bounced") and ev.delay is not None
                 and "forwarded as " not in ev.reason]
     assert st.hist_all.count == len(in_order)
-    assert st.hist_all.total == reduce(add, in_order, 0.0)
+    assert st.hist_all.total_us == sum(round(d * 1_000_000) for d in in_order)
+    assert st.hist_all.total_us == sum(reversed([round(d * 1_000_000) for d in in_order]))
+    assert st.delays().mean == st.hist_all.total_us / len(in_order) / 1e6
 
 
 def test_small_reads_new_year_unknown_lines_and_invalid_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -131,8 +134,8 @@ def test_small_reads_new_year_unknown_lines_and_invalid_utf8(tmp_path: Path, mon
 
 
 def test_pending_deliveries_across_the_two_process_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The child's recording histograms get the pending delays in order (the parent continues its
-    sums with them): the joined report is the one-pass report at every split point."""
+    """The child's histograms are added to the parent's: the joined report is the one-pass report at
+    every split point."""
     monkeypatch.setattr(fast, "PEND_MAX", 3)
     merged = []
     real = fast_split._merge
@@ -146,6 +149,6 @@ def test_pending_deliveries_across_the_two_process_split(tmp_path: Path, monkeyp
         run = fast._Run(stats)
         fast_split.read_split(run, p, MTIME, at=at, fork=False)
         assert report_data(stats, top=50) == ref, at
-    # joined (not read again by the parent) except where a waiting delivery with a delay was read by
-    # the full parser (a fractional stamp): fast_split then reads the rest in the parent
-    assert len(merged) >= 2
+    # joined (not read again by the parent), also where a waiting delivery with a delay was read by
+    # the full parser (a fractional stamp): its delay is added in the replay
+    assert len(merged) == 4

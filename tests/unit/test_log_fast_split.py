@@ -129,10 +129,10 @@ def test_a_log_longer_than_the_staleness_limit_is_not_joined(tmp_path: Path):
 
 
 def test_a_waiting_delivery_read_by_the_full_parser(tmp_path: Path):
-    """The second part's line for a flow of the first part, with a fractional stamp (full parser): a
-    final delivery with a delay cannot wait (delay sums in order), the parent reads the rest; other
-    kinds wait and are replayed."""
-    # delays 0.1, 0.2, 0.03 in this order sum to 0.33000000000000007; 0.1, 0.03, 0.2 to 0.33
+    """The second part's line for a flow of the first part, with a fractional stamp (full parser):
+    it waits and is replayed, a final delivery's delay too (the sums are integers of microseconds:
+    the same in any order)."""
+    # delays 0.1, 0.2, 0.03 in this order sum to 0.33000000000000007 as floats; 0.1, 0.03, 0.2 to 0.33
     first = ("Nov 24 10:00:00 mail postfix/smtpd[1]: 4ABCDE1234: client=a.example[192.0.2.1]\n"
              "Nov 24 10:00:01 mail postfix/qmgr[2]: 4ABCDE1234: from=<s@a.example>, size=500, nrcpt=2\n"
              "Nov 24 10:00:01 mail postfix/smtpd[1]: 5BCDEF1234: client=b.example[192.0.2.2]\n"
@@ -152,7 +152,7 @@ def test_a_waiting_delivery_read_by_the_full_parser(tmp_path: Path):
     ref = _check(p, [len(first)])
     assert ref["totals"]["bytes_received"] == 1200 and ref["totals"]["bytes_delivered"] == 500
     assert ref["totals"]["deferred"] == 1
-    assert ref["delays"]["all"]["mean"] == (0.1 + 0.2 + 0.03 + 2) / 4
+    assert ref["delays"]["all"]["mean"] == 2_330_000 / 4 / 1e6
     p2 = _write(tmp_path, "frac2.log", first + second.replace(".5 mail", " mail"))
     ref = _check(p2, [len(first)])
     assert ref["totals"]["bytes_delivered"] == 500
