@@ -30,14 +30,17 @@ Nothing here imports Textual or any heavy module at import time; collectors are 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import difflib
 import heapq
 import importlib
+import os
 import socket
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -390,89 +393,97 @@ TAIL_CHUNK = 256 * 1024
 TAIL_MAX = 64 * 1024 * 1024
 
 
-def tail_lines(path: Any, since: float, parser: Any, max_bytes: int = TAIL_MAX, chunk: int = TAIL_CHUNK) -> list[str]:
-    """The complete lines at the end of ``path`` that cover at least the time since ``since``: read
-    backwards in chunks until a chunk starts before ``since`` (or the file's start, or ``max_bytes``)."""
-    with open(path, "rb") as fh:
-        end = fh.seek(0, 2)
-        pos = end
-        pieces: list[bytes] = []  # read backwards; joined once at the end (prepending was quadratic)
-        head = b""  # what the next look at "the first whole line" needs: the front up to its first newline
-        while pos > 0 and end - pos < max_bytes:
-            step = min(chunk, pos)
-            pos -= step
-            fh.seek(pos)
-            piece = fh.read(step)
-            pieces.append(piece)
-            head = piece + head
-            first_nl = head.find(b"\n")
-            if pos == 0 or first_nl < 0:
-                continue
-            line = head[first_nl + 1 : head.find(b"\n", first_nl + 1)].decode("utf-8", "replace")
-            head = head[: first_nl + 1]
-            ts = parser.parse(line).ts if line else 0.0
-            if ts and ts < since:
-                break
-        data = b"".join(reversed(pieces))
-        del pieces, head  # a window of a busy log is tens of MB: one copy at a time
-    if pos > 0:
-        data = data[data.find(b"\n") + 1 :]  # drop the partial first line
-    text = data.decode("utf-8", "replace")
-    del data
-    lines = text.split("\n")
-    del text
-    if lines and lines[-1] == "":
-        lines.pop()
-    elif lines:
-        lines.pop()  # a last line still being written: it waits for its newline
-    return lines
-
-
 def log_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float) -> list[Finding]:
     """Defer and bounce rates and auth-failure bursts over ``thresholds.log_window`` seconds of the
     configured log files (``mailtop.logs.stats.log_findings``), reading only the files' tails."""
+    from mailtop.logs.window import events_since, line_end, window_lines, window_start
+
     files = list(cfg.logs.files)
     if not files:
-        return [Finding("logs", Status.UNKNOWN, "no mail log file configured",
-                        details="the systemd journal is not read by --check yet" if cfg.logs.journal else "",
-                        hint="set [logs] files to the Postfix and Dovecot log files")]
+        return _no_log_files(cfg)
     window = float(cfg.thresholds.log_window)
     since = now - window
     out: list[Finding] = []
-    streams = []
-    read = 0
-    for path in files:
-        parser = parse_mod.LineParser(reference_time=now)
-        try:
-            lines = tail_lines(path, since, parser)
-        except FileNotFoundError as exc:
-            out.append(Finding(f"logs.readable.{_slug(str(path))}", Status.UNKNOWN,
-                               f"the mail log {path} does not exist", details=str(exc),
-                               hint="check [logs] files"))
-            continue
-        except OSError as exc:
-            f = stats_mod.unreadable_finding(str(path), exc)
-            out.append(Finding(f"logs.readable.{_slug(str(path))}", f.status, f.summary, f.details, f.hint))
-            continue
-        read += 1
-        streams.append(_window_events(parser, lines, since - 60))
-    if not read:
-        return out
-    stats = stats_mod.LogStats(clock=lambda: now, window_max=max(window, 60.0),
-                               syslog_names=getattr(cfg.logs, "syslog_names", ()))
-    # Events are parsed as they are counted, never all held at once: at 2,000 lines/s the window is
-    # 600,000 lines, and a list of their events took ~1 GiB in the dashboard's checks worker. Each file
-    # is read in its own order (as the Log panel follows it); several files are merged by time.
-    stats.add_all(streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda ev: ev.ts))
+    with contextlib.ExitStack() as stack:
+        streams = []
+        for path in files:
+            parser = parse_mod.LineParser(reference_time=now)
+            try:
+                fh = stack.enter_context(open(path, "rb"))  # noqa: SIM115 - closed by the stack
+                end = line_end(fh, os.fstat(fh.fileno()).st_size)
+                start = window_start(fh, since, lambda line, p=parser: p.parse(line).ts, end)
+            except OSError as exc:
+                out.append(log_file_finding(stats_mod, path, exc))
+                continue
+            streams.append(events_since(parser, window_lines(fh, start, end), since - 60))
+        if not streams:
+            return out
+        stats = stats_mod.LogStats(clock=lambda: now, window_max=max(window, 60.0),
+                                   syslog_names=getattr(cfg.logs, "syslog_names", ()))
+        # Events are parsed as they are counted, never all held at once (at 2,000 lines/s the window is
+        # 600,000 lines; a list of their events took ~1 GiB); the lines are read a chunk at a time. Each
+        # file is read in its own order (as the Log panel follows it); several files are merged by time.
+        stats.add_all(streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda ev: ev.ts))
     return list(stats_mod.log_findings(stats, cfg.thresholds, now=now)) + out
 
 
-def _window_events(parser: Any, lines: list[str], cutoff: float) -> Iterator[Any]:
-    """The events of ``lines`` at or after ``cutoff``, parsed one at a time."""
-    for line in lines:
-        ev = parser.parse(line)
-        if ev.ts >= cutoff:
-            yield ev
+def _no_log_files(cfg: Config) -> list[Finding]:
+    return [Finding("logs", Status.UNKNOWN, "no mail log file configured",
+                    details="the systemd journal is not read by --check yet" if cfg.logs.journal else "",
+                    hint="set [logs] files to the Postfix and Dovecot log files")]
+
+
+def log_file_finding(stats_mod: Any, path: Any, exc: OSError) -> Finding:
+    """The finding for a configured mail log that is missing or cannot be read."""
+    if isinstance(exc, FileNotFoundError):
+        return Finding(f"logs.readable.{_slug(str(path))}", Status.UNKNOWN, f"the mail log {path} does not exist",
+                       details=str(exc), hint="check [logs] files")
+    f = stats_mod.unreadable_finding(str(path), exc)
+    return Finding(f"logs.readable.{_slug(str(path))}", f.status, f.summary, f.details, f.hint)
+
+
+def live_log_findings(stats_mod: Any, stats: Any, errors: Iterable[tuple[Any, OSError]], cfg: Config,
+                      now: float) -> list[Finding]:
+    """The ``logs`` check from statistics a front end already keeps while following the logs (the
+    dashboard's log monitor: its per-minute buckets cover ``thresholds.log_window``), instead of
+    reading the window again: the same findings as :func:`log_window_findings`."""
+    if not cfg.logs.files:
+        return _no_log_files(cfg)
+    out = [log_file_finding(stats_mod, path, exc) for path, exc in errors]
+    return list(stats_mod.log_findings(stats, cfg.thresholds, now=now)) + out
+
+
+async def run_live_logs(cfg: Config, monitor: Any) -> CheckRun:
+    """The ``logs`` check of a front end that follows the logs anyway (the dashboard): its findings
+    come from ``monitor`` (``mailtop.logs.monitor.LogMonitor``: statistics over the window, the files
+    that cannot be read) instead of a second reading and parsing of the window on every run (at 2,000
+    lines/s, 600,000 lines and ~3 s of CPU each time; the dashboard's checks worker grew to ~1 GiB)."""
+    stats_mod = import_optional("mailtop.logs.stats")
+
+    def findings(c: Config) -> list[Finding]:
+        wait = float(c.general.timeout)  # the check's own timeout is a few seconds longer
+        if not monitor.ready.wait(wait):
+            return [Finding("logs", Status.UNKNOWN, "the mail log has not been read yet",
+                            details=f"the log monitor's first read took more than {wait:g} s",
+                            hint="a busy log's window is counted first; the next run will have it")]
+        return live_log_findings(stats_mod, monitor.stats, monitor.file_errors(), c, time.time())
+
+    async def live(c: Config) -> Sequence[Finding]:
+        return await in_thread(findings, c)
+
+    check = next(c for c in registry(cfg) if c.id == "logs")
+    return await run_checks(cfg, ids=[check.id], checks=[dataclasses.replace(check, func=live)])
+
+
+def tail_lines(path: Any, since: float, parser: Any, max_bytes: int = TAIL_MAX, chunk: int = TAIL_CHUNK) -> list[str]:
+    """The complete lines at the end of ``path`` that cover at least the time since ``since``
+    (``mailtop.logs.window``; a list, for tests and small windows)."""
+    from mailtop.logs.window import line_end, window_lines, window_start
+
+    with open(path, "rb") as fh:
+        end = line_end(fh, os.fstat(fh.fileno()).st_size, chunk)
+        start = window_start(fh, since, lambda line: parser.parse(line).ts, end, max_bytes, chunk)
+        return [line for batch in window_lines(fh, start, end, chunk) for line in batch]
 
 
 def _slug(text: str) -> str:

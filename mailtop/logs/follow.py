@@ -84,12 +84,17 @@ class FileFollower:
     when a large file appears at once; the rest comes with the next calls.
     ``grace``: after a rotation by rename, the old file is still read for this many seconds (a
     writer that has not reopened its log yet keeps writing there).
+    ``start``: ``((st_dev, st_ino), offset)``: begin at this offset if the file is still that inode
+    when first opened (the caller has read what comes before, e.g. the dashboard's window);
+    otherwise as ``from_start`` says.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, from_start: bool = False, chunk_size: int = CHUNK,
-                 max_bytes: int = 16 * CHUNK, max_line: int = MAX_LINE, grace: float = 5.0) -> None:
+                 max_bytes: int = 16 * CHUNK, max_line: int = MAX_LINE, grace: float = 5.0,
+                 start: tuple[tuple[int, int], int] | None = None) -> None:
         self.path = Path(path)
         self.from_start = from_start
+        self.start = start
         self.chunk_size = chunk_size
         self.max_bytes = max_bytes
         self.max_line = max_line
@@ -155,7 +160,9 @@ class FileFollower:
         self._started = True
         st = os.fstat(fh.fileno())
         stream = _Stream(fh, (st.st_dev, st.st_ino), 0)
-        if initial and not self.from_start and st.st_size:
+        if initial and self.start is not None and self.start[0] == stream.inode and self.start[1] <= st.st_size:
+            stream.offset = self.start[1]
+        elif initial and not self.from_start and st.st_size:
             stream.offset = st.st_size
             try:
                 stream.skip = os.pread(fh.fileno(), 1, st.st_size - 1) != b"\n"
@@ -375,9 +382,11 @@ class MailLogFollower:
     """
 
     def __init__(self, paths: Iterable[str | os.PathLike[str]], *, from_start: bool = False,
-                 use_watchdog: bool = True, reference_time: float | None = None) -> None:
+                 use_watchdog: bool = True, reference_time: float | None = None,
+                 starts: dict[str, tuple[tuple[int, int], int]] | None = None) -> None:
         self.paths = [Path(p) for p in paths]
-        self.followers = [FileFollower(p, from_start=from_start) for p in self.paths]
+        starts = starts or {}
+        self.followers = [FileFollower(p, from_start=from_start, start=starts.get(str(p))) for p in self.paths]
         self.parser = LineParser(reference_time)
         self._use_watchdog = use_watchdog
         self.waiter: ChangeWaiter | None = None

@@ -75,19 +75,91 @@ class LogMonitor:
                 size += os.stat(f).st_size
             except OSError:
                 continue
-        self.follower = MailLogFollower(files, from_start=size <= FROM_START_MAX)
         self.window = cfg.thresholds.log_window
+        self.files = files
+        self._prime: list[tuple[Any, Any]] = []  # (open file, its end of complete lines) to count first
+        starts: dict[str, tuple[tuple[int, int], int]] = {}
+        if size > FROM_START_MAX:
+            starts = self._open_windows(files)
+        self.follower = MailLogFollower(files, from_start=size <= FROM_START_MAX, starts=starts)
         self.stats = LogStats(clock=clock, window_max=max(60.0, float(self.window)), max_keys=MAX_KEYS,
                               syslog_names=cfg.logs.syslog_names,
                               flows=FlowTracker(max_flows=min(cfg.logs.max_flows, LIVE_MAX_FLOWS)))
         self.clock = clock
         self._lock = threading.Lock()
+        self.ready = threading.Event()
+        """Set once the first poll has counted the window (checks over the statistics wait for it)."""
+
+    def _open_windows(self, files: list[Any]) -> dict[str, tuple[tuple[int, int], int]]:
+        """A large log is followed from its end; the window before the end is counted by the first poll
+        (``_count_window``). Returns where each follower starts: the end of the complete lines now."""
+        from mailtop.logs.window import line_end
+
+        starts = {}
+        for f in files:
+            try:
+                fh = open(f, "rb")  # noqa: SIM115 - closed by _count_window
+            except OSError:
+                continue  # the follower reports it
+            try:
+                st = os.fstat(fh.fileno())
+                end = line_end(fh, st.st_size)
+            except OSError:
+                fh.close()
+                continue
+            starts[str(f)] = ((st.st_dev, st.st_ino), end)
+            self._prime.append((fh, end))
+        return starts
+
+    def _count_window(self) -> None:
+        """Count the last ``window`` (and a minute) before the followers' start, a chunk at a time:
+        rates, delays and traces are there from the first screen, not only after ``window`` seconds.
+        Only the statistics: the new-lines list shows what is appended from now on."""
+        import heapq
+
+        from mailtop.logs.parse import LineParser
+        from mailtop.logs.window import events_since, window_lines, window_start
+
+        now = self.clock()
+        since = now - float(self.window) - 60.0
+        streams = []
+        try:
+            for fh, end in self._prime:
+                parser = LineParser(reference_time=now)
+                try:
+                    start = window_start(fh, since, lambda line, p=parser: p.parse(line).ts, end)
+                except OSError:
+                    continue
+                streams.append(events_since(parser, window_lines(fh, start, end), since))
+            if streams:
+                self.stats.add_all(streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda e: e.ts))
+        finally:
+            for fh, _end in self._prime:
+                fh.close()
+            self._prime = []
+
+    def file_errors(self) -> list[tuple[Any, OSError]]:
+        """Configured files that are missing or cannot be read, with the error."""
+        from pathlib import Path
+
+        errors: dict[Path, OSError] = dict(self.follower.errors())
+        for f in map(Path, self.files):
+            if f not in errors and not f.exists():
+                errors[f] = FileNotFoundError(2, "No such file or directory", str(f))
+        return list(errors.items())
 
     def poll(self) -> LogBatch:
         with self._lock:
+            window_error = ()
+            if self._prime:
+                try:
+                    self._count_window()
+                except OSError as exc:  # only history: following goes on, the batch says what failed
+                    window_error = (f"the last {self.window:g} s before the start: {exc.strerror or exc}",)
             events = self.follower.poll()
             self.stats.add_all(events)
-            errors = tuple(f"{p}: {e.strerror or e}" for p, e in self.follower.errors())
+            self.ready.set()
+            errors = window_error + tuple(f"{p}: {e.strerror or e}" for p, e in self.follower.errors())
             if errors and not events and not self.stats.lines:
                 raise OSError("; ".join(errors))
             w = self.window
@@ -103,6 +175,10 @@ class LogMonitor:
             return self.stats.flows.find(queue_id)
 
     def close(self) -> None:
+        for fh, _end in self._prime:
+            fh.close()
+        self._prime = []
         close = getattr(self.follower, "close", None)
         if close is not None:
             close()
+

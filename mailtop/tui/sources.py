@@ -35,17 +35,35 @@ def check_fetch(cfg: Config, check_id: str) -> Callable[[], Any]:
     return fetch
 
 
-def check_sources(cfg: Config, worker: Any = None) -> list[Source]:
+def _live_logs(cfg: Config, monitor: Any) -> Callable[[], Any]:
+    from mailtop.checks import run_live_logs
+
+    async def fetch() -> Any:
+        return await run_live_logs(cfg, monitor)
+
+    return fetch
+
+
+def check_sources(cfg: Config, worker: Any = None, live: dict[str, tuple[Callable[[], Any], Any]] | None = None
+                  ) -> list[Source]:
     """One source per check; with ``worker`` (a :class:`~mailtop.tui.worker.CheckWorker`) the checks run
-    in that worker process, else on the UI's event loop and its threads."""
+    in that worker process, else on the UI's event loop and its threads. ``live``: check id -> (fetch,
+    owner) for checks answered by another collector from what it keeps (``logs``: the log monitor)."""
     from mailtop.checks import registry
 
-    return [
-        Source(f"{CHECK_PREFIX}{c.id}", c.refresh, worker.fetcher(c.id) if worker is not None else check_fetch(cfg, c.id),
-               label=c.title, owner=worker)
-        for c in registry(cfg)
-        if not c.opt_in  # the probe sends real mail: the Probes panel runs it on demand
-    ]
+    live = live or {}
+    out = []
+    for c in registry(cfg):
+        if c.opt_in:  # the probe sends real mail: the Probes panel runs it on demand
+            continue
+        if c.id in live:
+            fetch, owner = live[c.id]
+        elif worker is not None:
+            fetch, owner = worker.fetcher(c.id), worker
+        else:
+            fetch, owner = check_fetch(cfg, c.id), None
+        out.append(Source(f"{CHECK_PREFIX}{c.id}", c.refresh, fetch, label=c.title, owner=owner))
+    return out
 
 
 def build_sources(
@@ -58,6 +76,7 @@ def build_sources(
     ``reader_args``) replaces ``PostfixQueue.from_config`` (the benchmark's synthetic 100k queue)."""
     sources: list[Source] = []
     missing: dict[str, str] = {}
+    live: dict[str, tuple[Callable[[], Any], Any]] = {}  # checks answered from a collector's own data
     if _optional("mailtop.mta.postfix") is not None:
         if workers:
             from mailtop.tui.worker import DEFAULT_READER, QueueWorker
@@ -86,11 +105,13 @@ def build_sources(
 
             lw = LogWorker(cfg, sys_path=sys_path)
             sources.append(Source("log", cfg.refresh.log, lw.fetch, label="mail log", owner=lw))
+            live["logs"] = (lw.check, lw)
         else:
             from mailtop.logs.monitor import LogMonitor
 
             monitor = LogMonitor(cfg)
             sources.append(Source("log", cfg.refresh.log, monitor.poll, label="mail log", owner=monitor))
+            live["logs"] = (_live_logs(cfg, monitor), monitor)
     else:
         missing["log"] = "mailtop.logs (follow, stats) is not installed"
     if _optional("mailtop.health.quota") is not None:
@@ -103,9 +124,9 @@ def build_sources(
         if workers:
             from mailtop.tui.worker import CheckWorker
 
-            sources += check_sources(cfg, CheckWorker(cfg, sys_path=sys_path))
+            sources += check_sources(cfg, CheckWorker(cfg, sys_path=sys_path), live)
         else:
-            sources += check_sources(cfg)
+            sources += check_sources(cfg, live=live)
     else:
         missing["checks"] = "mailtop.checks is not installed"
     return sources, missing

@@ -61,7 +61,7 @@ async def test_health_checks_run_in_one_niced_worker_process_with_the_same_findi
 
     sources, _ = build_sources(lab_config)
     checks = {s.name: s for s in sources if s.name.startswith("check:")}
-    owners = {id(s.owner) for s in checks.values()}
+    owners = {id(s.owner) for name, s in checks.items() if name != "check:logs"}
     assert "check:system.postfix" in checks and len(owners) == 1
     worker = checks["check:system.postfix"].owner
     assert isinstance(worker, CheckWorker)
@@ -82,3 +82,27 @@ async def test_health_checks_run_in_one_niced_worker_process_with_the_same_findi
             if src.owner is not None and hasattr(src.owner, "close"):
                 await src.owner.close()
     assert not worker.alive
+
+
+async def test_the_logs_check_comes_from_the_log_worker_with_the_findings_of_a_fresh_read(lab_config):
+    """``check:logs`` is answered by the log worker from the statistics it keeps while following the
+    log (not by re-reading the window in the checks worker): the same findings as ``--check``'s."""
+    from mailtop.checks import run_checks
+    from mailtop.tui.sources import build_sources
+
+    sources, _ = build_sources(lab_config)
+    by_name = {s.name: s for s in sources}
+    src = by_name["check:logs"]
+    assert isinstance(src.owner, LogWorker) and src.owner is by_name["log"].owner
+    try:
+        await by_name["log"].fetch()  # the dashboard polls the log source; the check reads what it counted
+        live = await src.fetch()
+        here = await run_checks(lab_config, only="logs")
+        assert live.results[0].check == "logs" and live.results[0].state == "ran"
+        assert {f.id for f in live.findings} >= {"logs.defer_rate"}
+        assert [(f.id, f.status, f.summary) for f in live.findings] == \
+            [(f.id, f.status, f.summary) for f in here.findings]
+    finally:
+        for s in sources:
+            if s.owner is not None and hasattr(s.owner, "close"):
+                await s.owner.close()
