@@ -468,11 +468,40 @@ async def run_live_logs(cfg: Config, monitor: Any) -> CheckRun:
                             hint="a busy log's window is counted first; the next run will have it")]
         return live_log_findings(stats_mod, monitor.stats, monitor.file_errors(), c, time.time())
 
+    return await run_with(cfg, "logs", findings)
+
+
+async def run_live_queue(cfg: Config, latest: Callable[[float], tuple[Any, str] | None]) -> CheckRun:
+    """The ``queue`` check of a front end that reads the queue anyway (the dashboard's queue worker):
+    ``latest(wait)`` returns (the last listing's ``QueueSummary`` or None, the error of the last read
+    or ""), or None when no read finished within ``wait`` seconds. A second ``postqueue -j`` of a
+    100,000-message queue costs Postfix's showq ~2 s of CPU per run."""
+
+    def findings(c: Config) -> list[Finding]:
+        wait = float(c.general.timeout)
+        got = latest(wait)
+        if got is None:
+            return [Finding("queue", Status.UNKNOWN, "the queue has not been read yet",
+                            details=f"the queue listing took more than {wait:g} s",
+                            hint="a large queue takes a few seconds to list; the next run will have it")]
+        summary, error = got
+        if error or summary is None:
+            return [Finding("queue", Status.UNKNOWN, f"cannot read the queue: {error}"[:300],
+                            hint="see: mailtop queue")]
+        return queue_findings(summary, c)
+
+    return await run_with(cfg, "queue", findings)
+
+
+async def run_with(cfg: Config, check_id: str, findings: Callable[[Config], Sequence[Finding]]) -> CheckRun:
+    """Run the registry's check ``check_id`` (its title, timeout, error handling) with its findings
+    made by ``findings(cfg)`` (blocking: run in a thread) instead of its own collector."""
+
     async def live(c: Config) -> Sequence[Finding]:
         return await in_thread(findings, c)
 
-    check = next(c for c in registry(cfg) if c.id == "logs")
-    return await run_checks(cfg, ids=[check.id], checks=[dataclasses.replace(check, func=live)])
+    check = next(c for c in registry(cfg) if c.id == check_id)
+    return await run_checks(cfg, ids=[check.id], checks=[dataclasses.replace(check, func=live, depends=())])
 
 
 def tail_lines(path: Any, since: float, parser: Any, max_bytes: int = TAIL_MAX, chunk: int = TAIL_CHUNK) -> list[str]:

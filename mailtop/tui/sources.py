@@ -48,7 +48,8 @@ def check_sources(cfg: Config, worker: Any = None, live: dict[str, tuple[Callabl
                   ) -> list[Source]:
     """One source per check; with ``worker`` (a :class:`~mailtop.tui.worker.CheckWorker`) the checks run
     in that worker process, else on the UI's event loop and its threads. ``live``: check id -> (fetch,
-    owner) for checks answered by another collector from what it keeps (``logs``: the log monitor)."""
+    owner) for checks answered by another collector from what it keeps (``logs``: the log monitor;
+    ``queue``: the queue worker's last listing)."""
     from mailtop.checks import registry
 
     live = live or {}
@@ -84,6 +85,7 @@ def build_sources(
             kwargs = {"reader": queue_reader or DEFAULT_READER, "reader_args": dict(reader_args or {})}
             qw = QueueWorker(cfg, kwargs=kwargs, sys_path=sys_path)
             sources.append(Source("queue", cfg.refresh.queue, qw.fetch, label="postqueue -j", owner=qw))
+            live["queue"] = (qw.check, qw)
         else:
             from mailtop.tui.worker import resolve
 

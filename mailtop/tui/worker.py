@@ -8,17 +8,18 @@ milliseconds. Here they run in ``python -m mailtop.tui.worker``, one process per
 * ``queue``: ``poll(params)`` reads a snapshot (``PostfixQueue.snapshot``), keeps it in a
   :class:`~mailtop.tui.queueview.QueueModel` and answers with the :class:`~mailtop.tui.queueview.QueueView`
   the panel asked for (summary, counts, at most 1,000 display-ready rows; only the summary while the
-  panel is hidden); ``view(params)`` re-sorts/filters the kept snapshot; ``group_ids(reason)``.
+  panel is hidden); ``view(params)`` re-sorts/filters the kept snapshot; ``group_ids(reason)``;
+  ``check()``, the ``queue`` health check over the last listing (``mailtop.checks.run_live_queue``).
 * ``log``: ``poll()`` is :meth:`mailtop.logs.monitor.LogMonitor.poll` with each event replaced by the
   :class:`~mailtop.tui.plain.ShownLine` the Log panel draws; ``trace(queue_id)``; ``check()``, the
   ``logs`` health check over the statistics kept here (``mailtop.checks.run_live_logs``).
 * ``checks``: ``run(check_id)`` is :func:`mailtop.checks.run_checks` for one check of the registry, on
   one event loop in a niced thread of the child, so the checks still run concurrently with each other
-  (each ``check:<id>`` source of the dashboard calls it on its own interval). In the UI process the
-  ``queue`` check summarised the whole queue, and DNS, TLS and x509 parsing held the interpreter
-  lock between key presses. The ``logs`` check is the log worker's (above): run here, it parsed the
-  last ``thresholds.log_window`` of the log again on every run (600,000 lines at 2,000 lines/s) and
-  this process grew to ~1 GiB.
+  (each ``check:<id>`` source of the dashboard calls it on its own interval). In the UI process DNS, TLS and x509 parsing held
+  the interpreter lock between key presses. The ``queue`` and ``logs`` checks are the queue and log
+  workers' (above), from what they read anyway: run here, the ``logs`` check parsed the last
+  ``thresholds.log_window`` of the log again on every run (600,000 lines at 2,000 lines/s; this
+  process grew to ~1 GiB) and the ``queue`` check listed a 100,000-message queue a second time.
 
 Protocol (stdin/stdout of the child, private to mailtop): frames of a 4-byte big-endian length and a
 pickle. The first frame from the parent is the set-up (role, config, queue reader); then requests
@@ -75,16 +76,45 @@ class QueueService:
     def __init__(self, cfg: Any, reader: str = DEFAULT_READER, reader_args: dict[str, Any] | None = None) -> None:
         from mailtop.tui.queueview import QueueModel
 
+        self.cfg = cfg
         self.reader = resolve(reader)(cfg, **(reader_args or {}))
         self.model = QueueModel()
         self._poll_lock = threading.Lock()
         self._polls = 0
+        self._read = threading.Condition()
+        self._latest: tuple[Any, str] | None = None  # (summary of the last good read, error of the last read)
 
     def poll(self, params: Any) -> Any:
         with self._poll_lock:
-            self.model.load(self.reader.snapshot())
+            try:
+                snapshot = self.reader.snapshot()
+            except Exception as exc:
+                self._set_latest(self._latest[0] if self._latest else None, describe(exc))
+                raise
+            self.model.load(snapshot)
+            self._set_latest(snapshot.summary, "")
+            del snapshot
             self._freeze()
         return self.model.view(params)
+
+    def _set_latest(self, summary: Any, error: str) -> None:
+        with self._read:
+            self._latest = (summary, error)
+            self._read.notify_all()
+
+    def latest(self, wait: float) -> tuple[Any, str] | None:
+        """The last read's (summary, error); waits up to ``wait`` seconds for the first read."""
+        with self._read:
+            self._read.wait_for(lambda: self._latest is not None, wait)
+            return self._latest
+
+    def check(self) -> Any:
+        """The ``queue`` health check from the listing this worker read last (``checks.run_live_queue``)."""
+        import asyncio
+
+        from mailtop.checks import run_live_queue
+
+        return asyncio.run(run_live_queue(self.cfg, self.latest))
 
     def _freeze(self) -> None:
         """Keep the snapshot just loaded (100,000 entries: several hundred thousand objects) out of the
@@ -372,6 +402,10 @@ class QueueWorker(WorkerClient):
 
     async def queue_view(self, params: Any) -> Any:
         return await self.call("view", params, timeout=30.0)
+
+    async def check(self) -> Any:
+        """The ``check:queue`` source: the ``queue`` check over this worker's last listing."""
+        return await self.call("check")
 
     async def queue_group_ids(self, reason: str) -> tuple[str, ...]:
         return await self.call("group_ids", reason, timeout=30.0)

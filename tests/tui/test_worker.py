@@ -3,6 +3,7 @@ worker against the lab's real logs."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -61,7 +62,7 @@ async def test_health_checks_run_in_one_niced_worker_process_with_the_same_findi
 
     sources, _ = build_sources(lab_config)
     checks = {s.name: s for s in sources if s.name.startswith("check:")}
-    owners = {id(s.owner) for name, s in checks.items() if name != "check:logs"}
+    owners = {id(s.owner) for name, s in checks.items() if name not in ("check:logs", "check:queue")}
     assert "check:system.postfix" in checks and len(owners) == 1
     worker = checks["check:system.postfix"].owner
     assert isinstance(worker, CheckWorker)
@@ -100,6 +101,34 @@ async def test_the_logs_check_comes_from_the_log_worker_with_the_findings_of_a_f
         here = await run_checks(lab_config, only="logs")
         assert live.results[0].check == "logs" and live.results[0].state == "ran"
         assert {f.id for f in live.findings} >= {"logs.defer_rate"}
+        assert [(f.id, f.status, f.summary) for f in live.findings] == \
+            [(f.id, f.status, f.summary) for f in here.findings]
+    finally:
+        for s in sources:
+            if s.owner is not None and hasattr(s.owner, "close"):
+                await s.owner.close()
+
+
+async def test_the_queue_check_comes_from_the_queue_worker_with_the_findings_of_a_fresh_read(lab_config):
+    """``check:queue`` is answered by the queue worker from its last listing (no second ``postqueue
+    -j`` per run): the findings are ``--check``'s on the same queue."""
+    from mailtop.checks import run_checks
+    from mailtop.tui.sources import build_sources
+    from mailtop.tui.worker import QueueWorker
+
+    sources, _ = build_sources(lab_config)
+    by_name = {s.name: s for s in sources}
+    src = by_name["check:queue"]
+    assert isinstance(src.owner, QueueWorker) and src.owner is by_name["queue"].owner
+    try:
+        waiting = asyncio.ensure_future(src.fetch())  # asked before the first listing: waits for it
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await by_name["queue"].fetch()
+        live = await waiting
+        here = await run_checks(lab_config, only="queue")
+        assert live.results[0].check == "queue" and live.results[0].state == "ran"
+        assert "queue.total" in {f.id for f in live.findings}
         assert [(f.id, f.status, f.summary) for f in live.findings] == \
             [(f.id, f.status, f.summary) for f in here.findings]
     finally:
