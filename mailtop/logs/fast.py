@@ -400,8 +400,9 @@ class _Run:
         tss = smap.values()
         tmin, tmax = min(tss), max(tss)
         flows: ReportFlows = st.flows  # type: ignore[assignment]
-        if tmin <= 0 or tmax + 1.0 >= flows._next_sweep:
+        if tmin <= 0:
             return False
+        sweep_due = tmax + 1.0 >= flows._next_sweep
         mins = st._minutes
         m0, m1 = int(tmin // 60), int(tmax // 60)
         top = max(m1, mins[-1].minute) if mins else m1
@@ -422,7 +423,10 @@ class _Run:
                 bad.add(name)
             ninfo[name] = info
         prefixes = {info[2] for name, info in ninfo.items() if name not in bad}
-        names_list = list(map(_VNAME, ms)) if bad or len(prefixes) > 1 or self.carry is not None else None
+        names_list = list(map(_VNAME, ms)) if bad or len(prefixes) != 1 or self.carry is not None else None
+        if sweep_due and min(ks) <= V_REMOVED and (not bad or any(
+                k <= V_REMOVED and name not in bad for k, name in zip(ks, names_list, strict=True))):
+            return False            # a queue-ID line read here would have to sweep the flows first
         carry = self.carry
         maybe: set[str] = set()             # fast_split's second part: flow keys that may be carried
         fresh = self.fresh
@@ -474,9 +478,11 @@ class _Run:
         bucket_of: dict[int, object] = {}
 
         def buckets(keys: Iterable[str]) -> dict[str, object]:
-            """stamp -> its minute bucket (made in order of minutes: see the docstring)."""
+            """stamp -> its minute bucket (made in order of time: any order gives the same buckets
+            here, see the docstring; this one makes what happens without that proof the same in
+            every run)."""
             out = {}
-            for key in keys:
+            for key in sorted(keys, key=smap.__getitem__):
                 mnt = int(smap[key] // 60)
                 b = bucket_of.get(mnt)
                 if b is None:
@@ -610,6 +616,8 @@ class _Run:
                 if fl.received:
                     srow((m[_VI_SENDER], fl.received, size))
                     fl.received = ""
+        if slowq:               # the full parser's lines set it themselves when they feed a flow
+            qts = list(compress(qts, map(V_SLOWQ.__ne__, qks)))
         if qts:
             # (with the carried lines of fast_split's second part, which _feed_lines leaves out: no
             # difference, as every value here is below the next sweep's time, which alone it decides)

@@ -1,0 +1,243 @@
+"""Chunks counted together (``fast._Run._feed_vector``) give exactly the one-pass state.
+
+The chunk reader counts a chunk's lines per kind and per distinct key, in any order, and runs only
+the flows in log order; it declines a chunk (the line loop reads it) where the order could matter
+outside the flows: a stamp that is not a classic one of the year guess's month, minutes older than
+the windows keep, a flow sweep that falls due. These tests compare the report with the full
+parser's (``command.summarize_events``) and the state behind it with the line loop's
+(``_feed_lines``): every minute bucket (counters, reasons, delays as a multiset, logins, auth
+failures) and every delay histogram (count, integer sum, max, buckets); they use small reads so most
+chunks are counted together, and check that they were.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailtop.logs import fast, fast_split
+from mailtop.logs.command import report_data, summarize, summarize_events
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data" / "logs"
+CAPTURES = sorted(DATA.glob("*.log"))
+MTIME = time.mktime((2025, 11, 26, 0, 0, 0, 0, 0, -1))
+
+
+def _gen(lines: int, seed: int, name: str = "postfix-lab") -> str:
+    spec = importlib.util.spec_from_file_location("gen_maillog", REPO / "tests" / "bench" / "gen_maillog.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = io.StringIO()
+    mod.Gen(out, lines, seed, name).run()
+    return out.getvalue()
+
+
+def _write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
+    os.utime(p, (MTIME, MTIME))
+    return p
+
+
+def _state(stats) -> dict:  # noqa: ANN001
+    """What the report is made of, beyond ``report_data``: minute buckets and histograms."""
+    def hist(h) -> tuple:  # noqa: ANN001
+        return (h.count, h.total_us, h.max, dict(sorted(h.buckets.items())))
+
+    return {
+        "minutes": [(b.minute, dict(b.c), Counter(b.delays), dict(b.reasons), dict(b.auth), dict(b.logins))
+                    for b in stats._minutes],
+        "hist_all": hist(stats.hist_all),
+        "hist_relay": {k: hist(h) for k, h in stats.hist_relay.items()},
+        "hist_domain": {k: hist(h) for k, h in stats.hist_domain.items()},
+        "totals": stats.totals(), "lines": stats.lines, "unparsed": stats.unparsed, "skipped": stats.skipped,
+        "first": stats.first_ts, "last": stats.last_ts, "all_counts": dict(stats.all_counts),
+    }
+
+
+def _line_by_line(paths: list[Path], names: tuple[str, ...]):  # noqa: ANN202
+    """The fast path with every chunk read by its line loop (``_feed_lines``)."""
+    vector = fast._Run._feed_vector
+    fast._Run._feed_vector = lambda self, parser, lines: False
+    try:
+        return summarize(paths, names)
+    finally:
+        fast._Run._feed_vector = vector
+
+
+def _same(paths: list[Path], names: tuple[str, ...] = ()) -> dict:
+    """The report equals the full parser's; the state behind it equals the line loop's (which makes
+    a minute bucket only for the lines that count in one, where ``LogStats.add`` makes one for
+    every line with a handler: empty buckets the report never shows)."""
+    got_stats = summarize(paths, names)
+    ref, got = _state(_line_by_line(paths, names)), _state(got_stats)
+    for key in ref:
+        assert got[key] == ref[key], key
+    data = report_data(got_stats, top=50)
+    assert data == report_data(summarize_events(paths, names), top=50)
+    return data
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """Counts chunks counted together ("vector") and declined ones."""
+    seen: Counter = Counter()
+    real = fast._Run._feed_vector
+
+    def spy(self, parser, lines):  # noqa: ANN001, ANN202
+        ok = real(self, parser, lines)
+        seen["vector" if ok else "declined"] += 1
+        return ok
+
+    monkeypatch.setattr(fast._Run, "_feed_vector", spy)
+    return seen
+
+
+def test_generated_logs_are_counted_together_with_the_one_pass_state(tmp_path: Path, taken: Counter,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 2048)
+    p = _write(tmp_path, "gen.log", _gen(20_000, seed=11))
+    for names in ((), ("postfix-lab",), ("other",)):
+        _same([p], names)
+    assert taken["vector"] > 5 * taken["declined"]
+    # two inputs one after the other (flows, caches and year guess carry over)
+    q = _write(tmp_path, "gen2.log", _gen(5_000, seed=12, name="postfix"))
+    data = _same([p, q])
+    assert data["totals"]["deferred"] > 50 and data["extra"]["logins"] > 50
+
+
+def test_the_full_parsers_lines_inside_counted_chunks(tmp_path: Path, taken: Counter,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    """Pickups, expiries, warnings with a queue ID, auth failures, fractional stamps, other
+    instances, unknown programs, Dovecot login failures: read by the full parser inside chunks that
+    are counted together, the flow ones in their place among the queue-ID lines."""
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 4096)
+    lines = _gen(8_000, seed=3).splitlines(True)
+    extra = [
+        "{s} mail postfix-lab/pickup[9]: {q}: uid=0 from=<root>\n",
+        "{s}.25 mail postfix-lab/qmgr[3]: {q}: from=<x@y.example>, size=77, nrcpt=1 (queue active)\n",
+        "{s} mail postfix-lab/smtp[4]: {q}: to=<a@b.example>, relay=none, delay=3.5, dsn=2.0.0, status=sent (ok)\n",
+        "{s}.5 mail postfix-lab/smtp[4]: {q}: to=<a@b.example>, relay=none, delay=0.125, dsn=5.0.0, "
+        "status=bounced (no)\n",
+        "{s} mail postfix-lab/qmgr[3]: {q}: from=<x@y.example>, status=expired, returned to sender\n",
+        "{s} mail postfix-lab/cleanup[5]: {q}: warning: header Subject: hi from x; from=<a@b> to=<c@d>\n",
+        "{s} mail postfix-other/smtpd[6]: {q}: client=x.example[192.0.2.7]\n",
+        "{s} mail nobody-knows[7]: {q}: to=<a@b>, relay=r, delay=1, status=sent (?)\n",
+        "{s} mail dovecot: imap-login: Disconnected (auth failed, 3 attempts in 6 secs): user=<u>, "
+        "method=PLAIN, rip=203.0.113.9, lip=127.0.0.1, session=<x>\n",
+        "{s} mail postfix-lab/smtpd[8]: warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: x\n",
+    ]
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i % 7 == 3:
+            qid = line.split(": ", 2)[1] if ": " in line else "ABCDEF123"
+            out.append(extra[i % len(extra)].format(s=line[:15], q=qid if qid.isalnum() else "ABCDEF123"))
+    data = _same([_write(tmp_path, "mixed.log", "".join(out))])
+    _same([_write(tmp_path, "mixed.log", "".join(out))], ("postfix-lab",))
+    assert taken["vector"] > 3 * taken["declined"]
+    assert data["extra"]["auth_failures"] > 50 and data["extra"]["expired"] > 50
+
+
+_REAL = [ln for src in CAPTURES for ln in src.read_text(errors="replace").splitlines() if ln[:3] == "Nov"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_REAL) - 1), st.integers(0, 400), st.sampled_from(
+    ["", " ", ":", ": ", "<", ">", ",", "=", "x", "0", "z", "[", "]", "(", ")", "é", "NOQUEUE: ", "removed",
+     "-login", "Dec", "\n"]), st.booleans()), min_size=1, max_size=80))
+def test_mutated_real_lines_in_counted_chunks(tmp_path_factory, edits):
+    """Real lines, each cut or with something put in, after real lines that set the sweep time:
+    chunks of ~1 KiB, counted together where they qualify."""
+    fast_chunk = fast.REPORT_CHUNK
+    fast.REPORT_CHUNK = 1024
+    try:
+        out = _REAL[:40]
+        for idx, pos, ins, cut in edits:
+            line = _REAL[idx]
+            out.append(line[:pos] if cut else line[:pos] + ins + line[pos:])
+        p = _write(tmp_path_factory.mktemp("mut"), "m.log", "\n".join(out) + "\n")
+        _same([p])
+    finally:
+        fast.REPORT_CHUNK = fast_chunk
+
+
+def test_a_month_change_inside_a_chunk_is_read_line_by_line(tmp_path: Path, taken: Counter,
+                                                            monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 4096)
+    a = _gen(3_000, seed=4)
+    b = a.replace("Nov 24 ", "Dec 31 ")
+    c = a.replace("Nov 24 ", "Jan  1 ")
+    _same([_write(tmp_path, "ny.log", a + b + c)])
+    assert taken["declined"] >= 2 and taken["vector"] > 20
+
+
+def test_lines_older_than_the_window_keep_their_minute_buckets(tmp_path: Path, taken: Counter,
+                                                               monkeypatch: pytest.MonkeyPatch):
+    """A chunk with a new latest minute and lines of minutes before the window: the buckets the
+    one-pass reading keeps (an older line re-makes its bucket after the eviction) are kept."""
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 1024)
+    head = _gen(400, seed=5)             # sets the sweep time; minutes from Nov 24 00:00 on
+    tail = []
+    for i in range(40):
+        late = f"Nov 24 0{2 + i // 20}:{i % 60:02d}:00"      # two hours later: evicts the old minutes
+        old = f"Nov 24 00:0{i % 3}:30"                       # older than the window by then
+        tail.append(f"{late} mail postfix-lab/smtp[4]: 4A{i:08X}: to=<a{i}@b.example>, relay=r.example[192.0.2.1]:25,"
+                    f" delay=0.{i:02d}, dsn=2.0.0, status=sent (ok)\n")
+        tail.append(f"{old} mail postfix-lab/smtp[4]: 4B{i:08X}: to=<o{i}@b.example>, relay=r.example[192.0.2.1]:25,"
+                    f" delay=1.{i:02d}, dsn=4.0.0, status=deferred (later)\n")
+        tail.append(f"{old} mail postfix-lab/smtpd[5]: NOQUEUE: reject: RCPT from x[192.0.2.{i}]: 554 5.7.1 no; "
+                    f"from=<a@b> to=<c@d> proto=ESMTP helo=<x>\n")
+    _same([_write(tmp_path, "old.log", head + "".join(tail))])
+    assert taken["vector"] and taken["declined"]
+
+
+def test_stale_flows_are_swept_where_the_one_pass_reading_sweeps(tmp_path: Path, taken: Counter,
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    """A message silent for more than the staleness limit (six days) is a new flow afterwards: its
+    size no longer counts as delivered bytes. A line every two minutes for a week, so no chunk is
+    declined for its minutes: only the sweeps that fall due."""
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 1024)
+    start = time.mktime((2025, 11, 10, 10, 0, 0, 0, 0, -1))
+    out = ["Nov 10 10:00:00 mail postfix/smtpd[1]: 4ABCDE1234: client=a.example[192.0.2.1]\n",
+           "Nov 10 10:00:01 mail postfix/qmgr[2]: 4ABCDE1234: from=<s@a.example>, size=5000, nrcpt=1\n"]
+    for i in range(1, 7 * 24 * 30 + 90):
+        stamp = time.strftime("%b %e %H:%M:%S", time.localtime(start + 120 * i))
+        q = f"5{i:09X}"
+        if i % 3:
+            out.append(f"{stamp} mail postfix/smtpd[1]: connect from c.example[192.0.2.{i % 250}]\n")
+        else:
+            out.append(f"{stamp} mail postfix/qmgr[2]: {q}: from=<s{i % 5}@a.example>, size={i}, nrcpt=1\n")
+    stamp = time.strftime("%b %e %H:%M:%S", time.localtime(start + 120 * (7 * 24 * 30 + 90)))
+    out.append(f"{stamp} mail postfix/smtp[3]: 4ABCDE1234: to=<r@b.example>, relay=none, delay=9, dsn=2.0.0, "
+               "status=sent (ok)\n")
+    data = _same([_write(tmp_path, "stale.log", "".join(out))])
+    assert data["totals"]["bytes_delivered"] == 0 and data["totals"]["delivered"] == 1
+    assert taken["vector"] > taken["declined"] > 10       # declined: where a sweep falls due
+
+
+def test_two_processes_with_small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: Counter):
+    """fast_split's second part counted together too, carried flows recorded in the flow loop."""
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 2048)
+    p = _write(tmp_path, "gen.log", _gen(12_000, seed=8))
+    ref = report_data(summarize_events([p]), top=50)
+    size = p.stat().st_size
+    merged = []
+    real = fast_split._merge
+    monkeypatch.setattr(fast_split, "_merge", lambda *a: (merged.append(1), real(*a)))
+    for at in (size // 5, size // 2, size * 4 // 5):
+        stats = fast.LogStats(flows=fast.ReportFlows())  # type: ignore[arg-type]
+        run = fast._Run(stats)
+        fast_split.read_split(run, p, MTIME, at=at, fork=False)
+        assert report_data(stats, top=50) == ref, at
+    assert len(merged) == 3 and taken["vector"] > 50
