@@ -423,7 +423,7 @@ class _Run:
                 bad.add(name)
             ninfo[name] = info
         prefixes = {info[2] for name, info in ninfo.items() if name not in bad}
-        names_list = list(map(_VNAME, ms)) if bad or len(prefixes) != 1 or self.carry is not None else None
+        names_list = list(map(_VNAME, ms)) if bad or len(prefixes) != 1 else None
         if sweep_due and min(ks) <= V_REMOVED and (not bad or any(
                 k <= V_REMOVED and name not in bad for k, name in zip(ks, names_list, strict=True))):
             return False            # a queue-ID line read here would have to sweep the flows first
@@ -432,9 +432,18 @@ class _Run:
         fresh = self.fresh
         if carry is not None:
             qmask = list(map(_VQ_LE, ks))
-            for name, qid in set(zip(compress(names_list, qmask), map(_VQID, compress(ms, qmask)), strict=True)):
-                if name not in bad and _carried(carry, qid):
-                    maybe.add(ninfo[name][2] + qid)
+            if names_list is None:          # one tag prefix, every tag read here
+                pre = next(iter(prefixes))
+                mask = CARRY_BITS - 1
+                for qid in set(map(_VQID, compress(ms, qmask))):
+                    h = hash(qid) & mask
+                    if carry[h >> 3] & (1 << (h & 7)):
+                        maybe.add(pre + qid)
+            else:
+                for name, qid in set(zip(compress(names_list, qmask), map(_VQID, compress(ms, qmask)),
+                                         strict=True)):
+                    if name not in bad and _carried(carry, qid):
+                        maybe.add(ninfo[name][2] + qid)
         # from here on the chunk is read here
         slow_idx = _positions(ks, V_OTHER)
         if bad:
