@@ -39,7 +39,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from itertools import compress, groupby, repeat
+from itertools import compress, groupby
 from operator import add as _fadd
 from operator import attrgetter, itemgetter
 
@@ -222,7 +222,6 @@ _SLOWM[_GV["name"]] = None
 _LASTINDEX = attrgetter("lastindex")
 _S15 = itemgetter(slice(0, 15))
 _FWD = "forwarded as "
-VPEND_MAX = 4096       # final deliveries of the chunk reader waiting to be counted together
 
 _OTHER = ()        # a tag the full parser reads (dovecot[pid]: ...)
 _INF = float("inf")
@@ -314,7 +313,11 @@ class _Run:
         self.fresh: set[str] = set()        # flow keys removed in this part: known from then on
         self.records: list[tuple] = []
         self.unsupported = False
-        self.vpend: list[tuple] = []        # _feed_vector's final deliveries (any order: see _flush_sent)
+        # _feed_vector's final deliveries, counted per distinct key (_count_final, _fold)
+        self.c_to: Counter[str] = Counter()
+        self.c_text: Counter[str] = Counter()
+        self.c_relay: Counter[tuple[str, str]] = Counter()
+        self.c_dom: Counter[tuple[str, str]] = Counter()
         self.clients: dict[tuple[str, str], str | None] = {}   # (tag, client=) -> where the message came from
         self.rejects: dict[tuple[str, str], tuple[str, str]] = {}   # (tag, NOQUEUE reject text) -> reason key
 
@@ -346,8 +349,7 @@ class _Run:
         for batch in batches:
             if not (batch[1] and vector(parser, batch[0])):
                 lines_path(parser, (batch,))
-        if self.vpend:
-            self._flush_sent(self.vpend)
+        self._fold()
 
     def _feed_vector(self, parser: P.LineParser, lines: list[str]) -> bool:  # noqa: C901, PLR0912, PLR0915
         """One chunk's lines counted together: what ``_feed_lines`` gives, with Python work per distinct
@@ -682,8 +684,6 @@ class _Run:
         for ev, line in slowx:
             if defer is None or not defer(ev, line):
                 add(ev)
-        if len(self.vpend) > VPEND_MAX:
-            self._flush_sent(self.vpend)
         return True
 
     def _count_senders(self, srows: list[tuple[str, str, int]]) -> None:
@@ -708,18 +708,16 @@ class _Run:
     def _count_deliveries(self, drows: list[tuple], dstamps: list[str], statuses: list[str], fwd: bool,
                           buckets) -> None:  # noqa: ANN001
         """``LogStats._delivery`` for the chunk's deliveries ``(to, relay, delay, status, rest)`` but what
-        the flows count (bytes delivered, deferred once): sent and bounced ones wait in ``vpend``;
-        deferrals and bounces are counted per distinct (minute, status, rest)."""
+        the flows count (bytes delivered, deferred once): sent and bounced ones by ``_count_final``;
+        deferrals and bounces per distinct (minute, status, rest)."""
         st = self.stats
         t, all_counts = st._t, st.all_counts
         dbk = list(map(buckets(set(dstamps)).__getitem__, dstamps))
         n = len(statuses)
         sc = Counter(statuses)
-        pend = self.vpend
         nsent = sc["sent"]
         if nsent == n and not fwd:
-            pend.extend(zip(dbk, map(_FIRST, drows), map(_SECOND, drows), map(_I2, drows), repeat(None),
-                            repeat(True)))
+            self._count_final(dbk, drows, True)
             return
         if nsent:
             smask = list(map("sent".__eq__, statuses))
@@ -732,15 +730,13 @@ class _Run:
                     t["forwarded"] += nf
                     srows = list(compress(srows, keep))
                     sbk = list(compress(sbk, keep))
-            pend.extend(zip(sbk, map(_FIRST, srows), map(_SECOND, srows), map(_I2, srows), repeat(None),
-                            repeat(True)))
+            if srows:
+                self._count_final(sbk, srows, True)
         if nsent == n:
             return
         if sc["bounced"]:
             bmask = list(map("bounced".__eq__, statuses))
-            brows = list(compress(drows, bmask))
-            pend.extend(zip(compress(dbk, bmask), map(_FIRST, brows), map(_SECOND, brows), map(_I2, brows),
-                            repeat(None), repeat(False)))
+            self._count_final(list(compress(dbk, bmask)), list(compress(drows, bmask)), False)
         norm = st._norm
         reasons = st.reasons
         nmask = list(map("sent".__ne__, statuses))
@@ -758,6 +754,101 @@ class _Run:
             rkey = (status, norm(reason))
             minute.reasons[rkey] += c
             reasons[rkey] += c
+
+    def _count_final(self, bks: list, rows: list[tuple], sent: bool) -> None:
+        """Final deliveries ``(to, relay, delay text, ...)`` in minute buckets ``bks``: what
+        ``LogStats._delivery`` counts for sent ones (``sent``) and ``_final_delay`` for both. The
+        recipients and the histograms are counted in C into counters of distinct keys (recipient;
+        delay text; (relay, text); (recipient, text)), turned into ``LogStats``' counters by
+        ``_fold`` at the end of the input; each minute's (delay, relay, domain) list gets its rows."""
+        st = self.stats
+        tos = list(map(_FIRST, rows))
+        addrs = self.addrs
+        if len(addrs) > 10000:
+            addrs.clear()
+        for to in set(tos):
+            if to not in addrs:
+                addr = _norm_addr(to)
+                i = addr.find("@")
+                addrs[to] = (addr, addr[i + 1:] if i > 0 else addr)
+        if sent:
+            n = len(rows)
+            st._t["delivered"] += n
+            st.all_counts["delivered"] += n
+            for b, c in Counter(bks).items():
+                b.c["delivered"] += c
+            self.c_to.update(tos)
+        texts = list(map(_I2, rows))
+        dmap = self._delay_map(texts)
+        if None in dmap.values():                  # delays that are no number: not counted
+            keep = list(map(dmap.__getitem__, texts))
+            rows = list(compress(rows, keep))
+            bks = list(compress(bks, keep))
+            tos = list(compress(tos, keep))
+            texts = list(compress(texts, keep))
+            if not rows:
+                return
+        relays = list(map(_SECOND, rows))
+        self.c_text.update(texts)
+        self.c_relay.update(zip(relays, texts, strict=True))
+        self.c_dom.update(zip(tos, texts, strict=True))
+        get = addrs.__getitem__
+        samples = list(zip(map(_FIRST, map(dmap.__getitem__, texts)), relays, map(_SECOND, map(get, tos)),
+                           strict=True))
+        first = bks[0]
+        if bks.count(first) == len(bks):
+            first.delays.extend(samples)
+            return
+        at = 0
+        for b, grp in groupby(bks):
+            n = len(list(grp))
+            b.delays.extend(samples[at:at + n])
+            at += n
+
+    def _fold(self) -> None:
+        """``_count_final``'s counters of distinct keys into ``LogStats`` (per distinct key)."""
+        st = self.stats
+        if self.c_to:
+            recipients, recipient_domains = st.recipients, st.recipient_domains
+            addrs = self.addrs
+            for to, c in self.c_to.items():
+                na = addrs.get(to)
+                if na is None:
+                    addr = _norm_addr(to)
+                    i = addr.find("@")
+                    na = (addr, addr[i + 1:] if i > 0 else addr)
+                recipients[na[0]] += c
+                recipient_domains[na[1]] += c
+            self.c_to.clear()
+        if not self.c_text:
+            return
+        dmap = self._delay_map(self.c_text)
+        _hist_counts(st.hist_all, [(dmap[k], c) for k, c in self.c_text.items()])
+        tdom: dict[str, str] = {}
+        for hists, counts, dom in ((st.hist_relay, self.c_relay, False), (st.hist_domain, self.c_dom, True)):
+            per: dict[str, list] = {}
+            for (k, text), c in counts.items():
+                if dom:
+                    d = tdom.get(k)
+                    if d is None:
+                        na = self.addrs.get(k)
+                        if na is None:
+                            addr = _norm_addr(k)
+                            i = addr.find("@")
+                            na = (addr, addr[i + 1:] if i > 0 else addr)
+                        d = tdom[k] = na[1]
+                    k = d
+                lst = per.get(k)
+                if lst is None:
+                    lst = per[k] = []
+                lst.append((dmap[text], c))
+            for k, lst in per.items():
+                h = hists.get(k)
+                if h is None:
+                    h = hists[k] = _Hist()
+                _hist_counts(h, lst)
+            counts.clear()
+        self.c_text.clear()
 
     def _feed_lines(self, parser: P.LineParser, batches: Iterable[tuple[list[str], bool]]) -> None:  # noqa: C901, PLR0912, PLR0915
         """Line batches, in order, line by line. One long function: local names are what makes it fast.
