@@ -399,10 +399,12 @@ def log_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float)
     from mailtop.logs.window import events_since, line_end, window_lines, window_start
 
     files = list(cfg.logs.files)
-    if not files:
-        return _no_log_files(cfg)
     window = float(cfg.thresholds.log_window)
     since = now - window
+    if not files:
+        if cfg.logs.journal:
+            return _journal_window_findings(stats_mod, parse_mod, cfg, now, since)
+        return _no_log_files(cfg)
     out: list[Finding] = []
     with contextlib.ExitStack() as stack:
         streams = []
@@ -428,13 +430,32 @@ def log_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float)
 
 
 def _no_log_files(cfg: Config) -> list[Finding]:
-    return [Finding("logs", Status.UNKNOWN, "no mail log file configured",
-                    details="the systemd journal is not read by --check yet" if cfg.logs.journal else "",
-                    hint="set [logs] files to the Postfix and Dovecot log files")]
+    return [Finding("logs", Status.UNKNOWN, "no mail log file configured and the journal is not read",
+                    hint="set [logs] files to the Postfix and Dovecot log files, or [logs] journal = true")]
+
+
+def _journal_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float, since: float
+                             ) -> list[Finding]:
+    """The ``logs`` check over the systemd journal's mail facility (no log file on this host)."""
+    from mailtop.logs.journal import JournalSource, JournalWindow
+    from mailtop.logs.window import events_since
+
+    stats = stats_mod.LogStats(clock=lambda: now, window_max=max(now - since, 60.0),
+                               syslog_names=getattr(cfg.logs, "syslog_names", ()))
+    try:
+        stats.add_all(events_since(parse_mod.LineParser(reference_time=now),
+                                   JournalWindow(cfg, since - 60, float(cfg.general.timeout)), since - 60))
+    except OSError as exc:
+        return [log_file_finding(stats_mod, JournalSource.PATH, exc)]
+    return list(stats_mod.log_findings(stats, cfg.thresholds, now=now))
 
 
 def log_file_finding(stats_mod: Any, path: Any, exc: OSError) -> Finding:
     """The finding for a configured mail log that is missing or cannot be read."""
+    hint = getattr(exc, "hint", None)  # the journal's errors say what to do themselves
+    if hint is not None:
+        return Finding(f"logs.readable.{_slug(str(path))}", Status.UNKNOWN, f"cannot read the {path}: {exc}",
+                       hint=hint)
     if isinstance(exc, FileNotFoundError):
         return Finding(f"logs.readable.{_slug(str(path))}", Status.UNKNOWN, f"the mail log {path} does not exist",
                        details=str(exc), hint="check [logs] files")
@@ -447,7 +468,7 @@ def live_log_findings(stats_mod: Any, stats: Any, errors: Iterable[tuple[Any, OS
     """The ``logs`` check from statistics a front end already keeps while following the logs (the
     dashboard's log monitor: its per-minute buckets cover ``thresholds.log_window``), instead of
     reading the window again: the same findings as :func:`log_window_findings`."""
-    if not cfg.logs.files:
+    if not cfg.logs.files and not cfg.logs.journal:
         return _no_log_files(cfg)
     out = [log_file_finding(stats_mod, path, exc) for path, exc in errors]
     return list(stats_mod.log_findings(stats, cfg.thresholds, now=now)) + out

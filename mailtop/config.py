@@ -76,6 +76,9 @@ class LogsConfig:
     """Mail log files to follow (Postfix and Dovecot). Empty: autodetected."""
     journal: bool = False
     """Read the systemd journal (journalctl) when there is no log file."""
+    journal_paths: list[Path] = field(default_factory=list)
+    """Journal files or folders to read instead of the system journal (journalctl --file / --directory):
+    a journal copied from another host, or a container's. Empty: the system journal."""
     history_lines: int = 5000
     """Lines kept for the log view."""
     syslog_names: list[str] = field(default_factory=list)

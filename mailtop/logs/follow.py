@@ -585,6 +585,8 @@ class JournalFollower:
         self._buf = b""
         self.bad_entries = 0
         self.eof = False
+        self.cursor = ""
+        """The journal cursor of the last entry read (``journalctl --after-cursor`` goes on from it)."""
 
     def poll(self, timeout: float = 0.5) -> list[str]:
         out: list[str] = []
@@ -617,6 +619,9 @@ class JournalFollower:
             if not isinstance(entry, dict):
                 self.bad_entries += 1
                 continue
+            cursor = entry.get("__CURSOR")
+            if isinstance(cursor, str):
+                self.cursor = cursor
             line = journal_entry_to_line(entry)
             if line is not None:
                 out.append(line)

@@ -1,7 +1,8 @@
 """Live monitoring of the mail logs for long-running front ends (the dashboard): follow -> parse -> stats.
 
 ``LogMonitor(cfg).poll()`` reads what was appended to ``cfg.logs.files`` since the last poll
-(``follow.MailLogFollower``: byte offsets, rotation), feeds the events to a ``stats.LogStats`` (which
+(``follow.MailLogFollower``: byte offsets, rotation) - or, with no files and ``logs.journal``, what the
+systemd journal got (``journal.JournalSource``: ``journalctl -f``) - feeds the events to a ``stats.LogStats`` (which
 also tracks each message's flow, for ``trace``) and returns a :class:`LogBatch`: the new events and
 the counts and delay percentiles of the last ``thresholds.log_window``. ``trace(queue_id)`` returns the
 flow the statistics tracked for a queue ID. Both hold one lock, so a UI thread may trace while a
@@ -78,10 +79,19 @@ class LogMonitor:
         self.window = cfg.thresholds.log_window
         self.files = files
         self._prime: list[tuple[Any, Any]] = []  # (open file, its end of complete lines) to count first
-        starts: dict[str, tuple[tuple[int, int], int]] = {}
-        if size > FROM_START_MAX:
-            starts = self._open_windows(files)
-        self.follower = MailLogFollower(files, from_start=size <= FROM_START_MAX, starts=starts)
+        self._journal_window = False
+        self.follower: Any
+        if not files and getattr(cfg.logs, "journal", False):
+            from mailtop.logs.journal import JournalSource
+
+            self.follower = JournalSource(cfg)
+            self._journal_window = True  # the first poll counts the window from the journal
+            self._journal_timeout = max(10.0, 4 * float(cfg.general.timeout))
+        else:
+            starts: dict[str, tuple[tuple[int, int], int]] = {}
+            if size > FROM_START_MAX:
+                starts = self._open_windows(files)
+            self.follower = MailLogFollower(files, from_start=size <= FROM_START_MAX, starts=starts)
         self.stats = LogStats(clock=clock, window_max=max(60.0, float(self.window)), max_keys=MAX_KEYS,
                               syslog_names=cfg.logs.syslog_names,
                               flows=FlowTracker(max_flows=min(cfg.logs.max_flows, LIVE_MAX_FLOWS)))
@@ -150,12 +160,16 @@ class LogMonitor:
 
     def poll(self) -> LogBatch:
         with self._lock:
-            window_error = ()
-            if self._prime:
-                try:
+            window_error: tuple[str, ...] = ()
+            try:
+                if self._prime:
                     self._count_window()
-                except OSError as exc:  # only history: following goes on, the batch says what failed
-                    window_error = (f"the last {self.window:g} s before the start: {exc.strerror or exc}",)
+                elif self._journal_window:
+                    self._journal_window = False
+                    since = self.clock() - float(self.window) - 60.0
+                    self.follower.count_window(self.stats.add_all, since, self._journal_timeout)
+            except OSError as exc:  # only history: following goes on, the batch says what failed
+                window_error = (f"the last {self.window:g} s before the start: {exc.strerror or exc}",)
             events = self.follower.poll()
             self.stats.add_all(events)
             self.ready.set()

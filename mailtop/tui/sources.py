@@ -99,8 +99,8 @@ def build_sources(
             sources.append(Source("queue", cfg.refresh.queue, lambda: prepare(reader.snapshot(), search=True), label="postqueue -j"))
     else:
         missing["queue"] = "mailtop.mta.postfix is not installed"
-    if not cfg.logs.files:
-        missing["log"] = "no log files configured (logs.files); the journal is not followed by the dashboard yet"
+    if not cfg.logs.files and not cfg.logs.journal:
+        missing["log"] = "no log files configured (logs.files) and the journal is not read (logs.journal)"
     elif _optional("mailtop.logs.follow") is not None and _optional("mailtop.logs.stats") is not None:
         if workers:
             from mailtop.tui.worker import LogWorker
