@@ -326,7 +326,7 @@ class _Run:
         self.c_text: Counter[str] = Counter()
         self.c_relay: Counter[tuple[str, str]] = Counter()
         self.c_dom: Counter[tuple[str, str]] = Counter()
-        self.clients: dict[tuple[str, str], str | None] = {}   # (tag, client=) -> where the message came from
+        self.origins: dict[str, str] = {}   # client= text -> where the message came from (smtpd, postscreen)
         self.rejects: dict[tuple[bool, str], tuple[str, str]] = {}  # (cleanup?, NOQUEUE reject text) -> reason key
 
     def _name(self, parser: P.LineParser, name: str) -> tuple:
@@ -529,26 +529,23 @@ class _Run:
         if nclient:
             cmask = list(map(V_CLIENT.__eq__, qks))
             cms = list(compress(qms, cmask))
-            cpairs = list(zip(map(_VNAME, cms), map(_VCLIENT, cms), strict=True))
-            clients, domains = self.clients, self.domains
-            for pair in set(cpairs):
-                if pair not in clients:
-                    if len(clients) > 10000:
-                        clients.clear()
-                    client = None
-                    if ninfo[pair[0]][1] in ("smtpd", "postscreen"):
-                        client = pair[1]
-                        c = client.find(", ")
-                        if c >= 0:
-                            client = client[:c]
-                        dom = domains.get(client)
-                        if dom is None:
-                            if len(domains) > 10000:
-                                domains.clear()
-                            dom = domains[client] = gimme_domain(client)
-                        client = dom
-                    clients[pair] = client
-            recvs = list(map(clients.__getitem__, cpairs))
+            counted = {ninfo[name][1] in ("smtpd", "postscreen") for name in set(map(_VNAME, cms))}
+            if counted == {True}:           # every tag smtpd/postscreen: by the client text alone
+                ctexts = list(map(_VCLIENT, cms))
+                origin = self.origins
+                distinct = set(ctexts)
+                if len(origin) + len(distinct) > 10000:
+                    origin.clear()
+                for client in distinct:
+                    if client not in origin:
+                        origin[client] = self._origin(client)
+                recvs = list(map(origin.__getitem__, ctexts))
+            elif counted == {False}:
+                recvs = [None] * len(cms)
+            else:
+                cpairs = list(zip(map(_VNAME, cms), map(_VCLIENT, cms), strict=True))
+                recvs = [self._origin(c) if ninfo[name][1] in ("smtpd", "postscreen") else None
+                         for name, c in cpairs]
             recv_iter = iter(recvs).__next__
             cstamps = list(compress(qstamps, cmask))
             cbuckets = buckets(set(cstamps))      # every client= line's minute (LogStats.add)
@@ -709,6 +706,19 @@ class _Run:
                 minute.logins[ip] += c
                 login_clients[ip] += c
             self.b_login.clear()
+
+    def _origin(self, client: str) -> str:
+        """Where a message came from (``LogStats._client``): ``gimme_domain`` of ``client=``'s host."""
+        c = client.find(", ")
+        if c >= 0:
+            client = client[:c]
+        domains = self.domains
+        dom = domains.get(client)
+        if dom is None:
+            if len(domains) > 10000:
+                domains.clear()
+            dom = domains[client] = gimme_domain(client)
+        return dom
 
     def _count_senders(self, srows: list[tuple[str, str, int]]) -> None:
         """``LogStats._queued`` for a message's first ``from=`` line with an origin: ``(from=, origin, size)``."""
