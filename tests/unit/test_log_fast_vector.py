@@ -136,6 +136,14 @@ def test_the_full_parsers_lines_inside_counted_chunks(tmp_path: Path, taken: Cou
         "{s} mail dovecot: imap-login: Disconnected (auth failed, 3 attempts in 6 secs): user=<u>, "
         "method=PLAIN, rip=203.0.113.9, lip=127.0.0.1, session=<x>\n",
         "{s} mail postfix-lab/smtpd[8]: warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: x\n",
+        # read by the chunk pattern: pickups (of the pickup service only) and expiries (the first status)
+        "{s} mail postfix-lab/qmgr[3]: {q}: uid=0 from=<root>\n",
+        "{s} mail postfix-lab/bounce[3]: {q}: sender=x notification: 5ABCDE\n",
+        "{s} mail postfix-lab/qmgr[3]: {q}: from=<a@b>, status=sent, status=expired, returned\n",
+        "{s} mail postfix-lab/qmgr[3]: {q}: from=<a@b>, status=force-expired\n",
+        "{s} mail postfix-lab/qmgr[3]: {q}: from=<a@b>, status=expiredx, returned\n",
+        "{s} mail postfix-lab/qmgr[3]: {q}: from=<a>b>, size=9, status=expired\n",
+        "{s} mail postfix-lab/pickup[9]: {q}: sender=<x> uid=5\n",
     ]
     out = []
     for i, line in enumerate(lines):
