@@ -84,14 +84,17 @@ class FileFollower:
     when a large file appears at once; the rest comes with the next calls.
     ``grace``: after a rotation by rename, the old file is still read for this many seconds (a
     writer that has not reopened its log yet keeps writing there).
-    ``start``: ``((st_dev, st_ino), offset)``: begin at this offset if the file is still that inode
-    when first opened (the caller has read what comes before, e.g. the dashboard's window);
-    otherwise as ``from_start`` says.
+    ``start``: ``((st_dev, st_ino), offset[, first_line])``: the caller has read what comes before
+    ``offset`` (e.g. the dashboard's window). When the file is still that inode at the first open,
+    reading begins at ``offset``; a truncation since then (copytruncate: the file shorter than
+    ``offset``, or another first line than ``first_line``) is handled as any truncation (the rest
+    from ``PATH.1``, then the file from its start). When the path is another file by then (rotated
+    by rename), all of it comes after what the caller read: it is read from its start.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, from_start: bool = False, chunk_size: int = CHUNK,
                  max_bytes: int = 16 * CHUNK, max_line: int = MAX_LINE, grace: float = 5.0,
-                 start: tuple[tuple[int, int], int] | None = None) -> None:
+                 start: tuple[tuple[int, int], int] | tuple[tuple[int, int], int, bytes] | None = None) -> None:
         self.path = Path(path)
         self.from_start = from_start
         self.start = start
@@ -160,15 +163,21 @@ class FileFollower:
         self._started = True
         st = os.fstat(fh.fileno())
         stream = _Stream(fh, (st.st_dev, st.st_ino), 0)
-        if initial and self.start is not None and self.start[0] == stream.inode and self.start[1] <= st.st_size:
-            stream.offset = self.start[1]
+        fingerprint = b""
+        if initial and self.start is not None:
+            if self.start[0] == stream.inode:
+                # _check_rotation (next, in the same read_new) finds a truncation since the caller's read
+                stream.offset = self.start[1]
+                fingerprint = self.start[2] if len(self.start) > 2 else b""  # type: ignore[misc]
+            else:
+                self.rotations += 1  # replaced after the caller's read: read it whole, from offset 0
         elif initial and not self.from_start and st.st_size:
             stream.offset = st.st_size
             try:
                 stream.skip = os.pread(fh.fileno(), 1, st.st_size - 1) != b"\n"
             except OSError:
                 stream.skip = False
-        stream.fingerprint = _first_line(fh)
+        stream.fingerprint = fingerprint or _first_line(fh)
         self._cur = stream
         return True
 

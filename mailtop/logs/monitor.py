@@ -24,6 +24,7 @@ No Textual, no display code: a front end turns the events into what it shows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -78,7 +79,8 @@ class LogMonitor:
                 continue
         self.window = cfg.thresholds.log_window
         self.files = files
-        self._prime: list[tuple[Any, Any]] = []  # (open file, its end of complete lines) to count first
+        # (path, open file, its end of complete lines, its first line) to count first
+        self._prime: list[tuple[str, Any, int, bytes]] = []
         self._journal_window = False
         self.follower: Any
         if not files and getattr(cfg.logs, "journal", False):
@@ -88,7 +90,7 @@ class LogMonitor:
             self._journal_window = True  # the first poll counts the window from the journal
             self._journal_timeout = max(10.0, 4 * float(cfg.general.timeout))
         else:
-            starts: dict[str, tuple[tuple[int, int], int]] = {}
+            starts: dict[str, Any] = {}
             if size > FROM_START_MAX:
                 starts = self._open_windows(files)
             self.follower = MailLogFollower(files, from_start=size <= FROM_START_MAX, starts=starts)
@@ -100,9 +102,11 @@ class LogMonitor:
         self.ready = threading.Event()
         """Set once the first poll has counted the window (checks over the statistics wait for it)."""
 
-    def _open_windows(self, files: list[Any]) -> dict[str, tuple[tuple[int, int], int]]:
+    def _open_windows(self, files: list[Any]) -> dict[str, Any]:
         """A large log is followed from its end; the window before the end is counted by the first poll
-        (``_count_window``). Returns where each follower starts: the end of the complete lines now."""
+        (``_count_window``). Returns where each follower starts: the end of the complete lines now, with
+        the file's identity and first line (a rotation or truncation before the first poll is noticed)."""
+        from mailtop.logs.follow import _first_line
         from mailtop.logs.window import line_end
 
         starts = {}
@@ -117,8 +121,9 @@ class LogMonitor:
             except OSError:
                 fh.close()
                 continue
-            starts[str(f)] = ((st.st_dev, st.st_ino), end)
-            self._prime.append((fh, end))
+            first = _first_line(fh)
+            starts[str(f)] = ((st.st_dev, st.st_ino), end, first)
+            self._prime.append((str(f), fh, end, first))
         return starts
 
     def _count_window(self) -> None:
@@ -133,20 +138,67 @@ class LogMonitor:
         now = self.clock()
         since = now - float(self.window) - 60.0
         streams = []
-        try:
-            for fh, end in self._prime:
+        with contextlib.ExitStack() as stack:
+            for path, fh, end, first in self._prime:
                 parser = LineParser(reference_time=now)
                 try:
-                    start = window_start(fh, since, lambda line, p=parser: p.parse(line).ts, end)
+                    src = self._untruncated(path, fh, end, first)
+                    if src is None:
+                        continue
+                    if src is not fh:
+                        stack.enter_context(src)
+                    start = window_start(src, since, lambda line, p=parser: p.parse(line).ts, end)
                 except OSError:
                     continue
-                streams.append(events_since(parser, window_lines(fh, start, end), since))
+                streams.append(events_since(parser, window_lines(src, start, end), since))
             if streams:
                 self.stats.add_all(streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda e: e.ts))
-        finally:
-            for fh, _end in self._prime:
+
+    @staticmethod
+    def _untruncated(path: str, fh: Any, end: int, first: bytes) -> Any:
+        """What to count ``path``'s window from: ``fh``; after a truncation since the start
+        (copytruncate) the copy ``PATH.1`` when it holds the old content, else nothing (the truncated
+        file holds lines that come after the start: its follower reads them)."""
+        from mailtop.logs.follow import _first_line
+
+        if os.fstat(fh.fileno()).st_size >= end and _first_line(fh) == first:
+            return fh
+        try:
+            copy = open(path + ".1", "rb")  # noqa: SIM115 - closed by the caller's stack
+        except OSError:
+            return None
+        if first and _first_line(copy) == first and os.fstat(copy.fileno()).st_size >= end:
+            return copy
+        copy.close()
+        return None
+
+    def _close_prime(self) -> list[Any]:
+        """Close the files the window was counted from. Returns the events appended after the start to
+        a file the path no longer names (rotated by rename, e.g. while the window was counted): its
+        follower reads the new file from its start, the rest of the old one is read here (a truncation
+        is the follower's own to handle, from the copy)."""
+        from mailtop.logs.follow import iter_text_lines
+
+        out: list[Any] = []
+        parse = self.follower.parser.parse
+        prime, self._prime = self._prime, []
+        for path, fh, end_at_start, _first in prime:
+            try:
+                try:
+                    st = os.stat(path)
+                    old = os.fstat(fh.fileno())
+                    if (st.st_dev, st.st_ino) == (old.st_dev, old.st_ino):
+                        continue
+                except FileNotFoundError:
+                    pass  # renamed and not created again yet
+                fh.seek(end_at_start)
+                for lines in iter_text_lines(fh):
+                    out.extend(parse(line) for line in lines)
+            except OSError:
+                continue
+            finally:
                 fh.close()
-            self._prime = []
+        return out
 
     def file_errors(self) -> list[tuple[Any, OSError]]:
         """Configured files that are missing or cannot be read, with the error."""
@@ -161,9 +213,13 @@ class LogMonitor:
     def poll(self) -> LogBatch:
         with self._lock:
             window_error: tuple[str, ...] = ()
+            tails: list[Any] = []
             try:
                 if self._prime:
-                    self._count_window()
+                    try:
+                        self._count_window()
+                    finally:
+                        tails = self._close_prime()
                 elif self._journal_window:
                     self._journal_window = False
                     since = self.clock() - float(self.window) - 60.0
@@ -171,6 +227,8 @@ class LogMonitor:
             except OSError as exc:  # only history: following goes on, the batch says what failed
                 window_error = (f"the last {self.window:g} s before the start: {exc.strerror or exc}",)
             events = self.follower.poll()
+            if tails:
+                events = tails + events
             self.stats.add_all(events)
             self.ready.set()
             errors = window_error + tuple(f"{p}: {e.strerror or e}" for p, e in self.follower.errors())
@@ -189,7 +247,7 @@ class LogMonitor:
             return self.stats.flows.find(queue_id)
 
     def close(self) -> None:
-        for fh, _end in self._prime:
+        for _path, fh, _end, _first in self._prime:
             fh.close()
         self._prime = []
         close = getattr(self.follower, "close", None)
