@@ -204,11 +204,17 @@ _V_PATTERN = _V_PATTERN.replace(_V_REMOVED, (
     r"|(?:uid=|sender=)"
     r"|from=<(?!.*>, size=[0-9])(?:(?!, status=).)*, status=(?:(?!, ).)*expired(?:, |\Z)"
 ) + _V_REMOVED)
+# Kinds whose last group is a field need no marker group of their own (fewer groups, faster match):
+# a delivery ends with ``rest``, a from= line with ``size``, client= with ``client``, a NOQUEUE reject
+# with ``rj``, a Dovecot login with ``rip``.
+for _g in ("K_DELIVERY", "K_QUEUED", "K_CLIENT", "K_REJECT", "K_LOGIN"):
+    assert _V_PATTERN.count(f"(?P<{_g}>)") == 1
+    _V_PATTERN = _V_PATTERN.replace(f"(?P<{_g}>)", "")
 _LINE_V = re.compile(_V_PATTERN + "|(?P<K_OTHER>)")
 _GV = _LINE_V.groupindex
 V_DELIVERY, V_QUEUED, V_CLIENT, V_FEED, V_REMOVED, V_REJECT, V_PLAIN, V_LOGIN, V_DOVECOT, V_OTHER = (
-    _GV["K_DELIVERY"], _GV["K_QUEUED"], _GV["K_CLIENT"], _GV["K_FEED"], _GV["K_REMOVED"], _GV["K_REJECT"],
-    _GV["K_PLAIN"], _GV["K_LOGIN"], _GV["K_DOVECOT"], _GV["K_OTHER"])
+    _GV["rest"], _GV["size"], _GV["client"], _GV["K_FEED"], _GV["K_REMOVED"], _GV["rj"],
+    _GV["K_PLAIN"], _GV["rip"], _GV["K_DOVECOT"], _GV["K_OTHER"])
 V_PICKEX = _GV["qid"]          # a pickup (uid=/sender=) or an expiry (from=<..>, status=..expired)
 assert 0 < V_PICKEX < V_REMOVED
 V_SLOWQ, V_SLOWX = 0, 1000    # a line the full parser read, with / without a queue ID
@@ -248,7 +254,7 @@ REPORT_CHUNK = 64 << 10
 PEND_MAX = 256
 # The chunk reader's deliveries (and rejects, logins) are counted every this many rows: fewer fixed
 # costs per chunk (~75 deliveries in 64 KiB), little memory waiting (~0.3 MB).
-BATCH_MAX = 1024
+BATCH_MAX = 256
 DELIVERY = P.DELIVERY
 
 
