@@ -574,7 +574,11 @@ class JournalFollower:
     The default command reads the mail facility (``SYSLOG_FACILITY=2``) and, with ``follow``, waits for
     more (``-f``); ``argv`` replaces the whole command. ``poll(timeout)`` returns the lines available
     within ``timeout`` seconds; ``eof`` is set when journalctl ends; ``close()`` ends journalctl.
+    Its stderr is read as it comes (the last ``STDERR_KEEP`` bytes kept): a journalctl with many
+    warnings (one per corrupted or unreadable journal file) must not block on a full pipe.
     """
+
+    STDERR_KEEP = 8192
 
     DEFAULT_ARGS = ("-o", "json", "--no-pager", "SYSLOG_FACILITY=2")
 
@@ -591,6 +595,11 @@ class JournalFollower:
         assert self.proc.stdout is not None
         os.set_blocking(self.proc.stdout.fileno(), False)
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+        assert self.proc.stderr is not None
+        os.set_blocking(self.proc.stderr.fileno(), False)
+        self._sel.register(self.proc.stderr, selectors.EVENT_READ)
+        self._err = b""
+        self._err_open = True
         self._buf = b""
         self.bad_entries = 0
         self.eof = False
@@ -602,7 +611,9 @@ class JournalFollower:
         if self.eof:
             return out
         assert self.proc.stdout is not None
-        if not self._sel.select(timeout):
+        ready = self._sel.select(timeout)
+        self._drain_stderr()
+        if not ready:
             return out
         while True:
             try:
@@ -636,10 +647,29 @@ class JournalFollower:
                 out.append(line)
         return out
 
+    def _drain_stderr(self) -> None:
+        if not self._err_open or self.proc.stderr is None:
+            return
+        while True:
+            try:
+                data = os.read(self.proc.stderr.fileno(), 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._err_open = False
+                with contextlib.suppress(KeyError, ValueError):
+                    self._sel.unregister(self.proc.stderr)
+                return
+            self._err = (self._err + data)[-self.STDERR_KEEP:]
+
     def stderr_text(self) -> str:
-        if self.proc.poll() is None or self.proc.stderr is None:
+        """What journalctl wrote to stderr (its last ``STDERR_KEEP`` bytes), once it has ended."""
+        if self.proc.poll() is None:
             return ""
-        return _decode(self.proc.stderr.read() or b"")
+        self._drain_stderr()
+        return _decode(self._err)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -12,6 +12,7 @@ two. journalctl is run by argument list, never through a shell.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,7 +89,10 @@ class JournalWindow:
                 if lines:
                     self.lines += len(lines)
                     yield lines
-            code = jf.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            try:
+                code: int | str = jf.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                code = "none, still running after its output ended"
             err = jf.stderr_text()
             if code != 0 or _PERMISSION.search(err):
                 raise _error(f"journalctl (exit {code}): {journal_problem(err)}"[:400],
@@ -134,6 +138,8 @@ class JournalSource:
         self.cfg = cfg
         self.parser = LineParser()
         self.cursor = ""
+        self.since: float | None = None
+        """Where following starts when no entry was read yet (an empty window): the window's start."""
         self._jf: Any = None
         self._started = 0.0
         self._error: OSError | None = None
@@ -144,6 +150,7 @@ class JournalSource:
         from mailtop.logs.window import events_since
 
         window = JournalWindow(self.cfg, since, timeout)
+        self.since = since
         try:
             add(events_since(LineParser(reference_time=time.time()), window, since))
         except OSError as exc:
@@ -157,7 +164,10 @@ class JournalSource:
 
         jf = self._jf
         if jf is not None and jf.eof:
-            code = jf.proc.wait()
+            try:
+                code: int | str = jf.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = "none, still running after its output ended"  # close() below ends it
             err = jf.stderr_text()
             self._error = _error(f"journalctl ended (exit {code}): {journal_problem(err) or 'no message'}"[:400],
                                  _NO_ACCESS if _PERMISSION.search(err) else "")
@@ -168,7 +178,10 @@ class JournalSource:
                 return []
             self._started = time.monotonic()
             try:
-                jf = self._jf = JournalFollower(argv=journal_argv(self.cfg, follow=True, after_cursor=self.cursor))
+                # after the last entry read; with none read yet (an empty window), from the window's
+                # start, not "-n 0": entries written since the window was read are not lost
+                jf = self._jf = JournalFollower(argv=journal_argv(self.cfg, follow=True, after_cursor=self.cursor,
+                                                                  since=self.since))
             except OSError as exc:
                 self._error = _error(f"journalctl cannot run: {exc.strerror or exc}",
                                      "install systemd's journalctl, or set [logs] files to the mail log file")

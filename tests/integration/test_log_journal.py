@@ -184,3 +184,59 @@ async def test_an_empty_journal_folder_is_not_an_all_clear(tmp_path):
     run = await run_checks(_cfg(tmp_path, journal=True, journal_paths=[str(empty)]), only="logs")
     assert [f.status for f in run.findings] == [Status.UNKNOWN]
     assert "no journal files" in run.findings[0].summary
+
+
+def test_entries_written_after_an_empty_window_are_followed(tmp_path):
+    """A quiet server: nothing in the window, so no cursor to go on from. Following must start at the
+    window's start, not at the journal's end when journalctl -f happens to start (-n 0): the mail
+    logged in between is read."""
+    from mailtop.logs.journal import JournalSource
+    from mailtop.logs.stats import LogStats
+
+    now = time.time()
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    write_journal(jdir / "old.journal", [(now - 7200 + i, e) for i, e in enumerate(_capture("1")[:30])])
+    src = JournalSource(_cfg(tmp_path, journal=True, journal_paths=[str(jdir)]))
+    try:
+        stats = LogStats(clock=lambda: now, window_max=300.0)
+        src.count_window(stats.add_all, now - 360, 20.0)
+        assert stats.lines == 0 and src.cursor == ""
+        new = [(time.time(), e) for e in _capture("3")[:25]]
+        write_journal(jdir / "new.journal", new, seq=100)  # before following has started
+        got: list[str] = []
+        deadline = time.monotonic() + 10
+        while len(got) < len(new) and time.monotonic() < deadline:
+            got += [ev.text for ev in src.poll()]
+            time.sleep(0.1)
+        assert got == [_message_text(e) for _at, e in new]
+    finally:
+        src.close()
+
+
+def test_a_journalctl_writing_much_to_stderr_does_not_block(tmp_path):
+    """journalctl warns on stderr once per corrupted or unreadable journal file (a host with many
+    rotated files); its stderr must be read while its output is, or it blocks on a full pipe and the
+    window times out. A real process writes 1 MiB of such warnings, then its one entry."""
+    import sys
+
+    from mailtop.logs.follow import JournalFollower
+
+    entry = '{"__REALTIME_TIMESTAMP": "1764090264123456", "SYSLOG_IDENTIFIER": "postfix/qmgr", "MESSAGE": "ok"}'
+    code = ("import sys\n"
+            "for i in range(16384): sys.stderr.write(f'Journal file /var/log/journal/x/{i:060d}.journal~ corrupted, "
+            "ignoring file.\\n')\n"
+            f"sys.stderr.flush(); print({entry!r}); sys.exit(1)\n")
+    jf = JournalFollower(argv=[sys.executable, "-c", code])
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 10
+        while not jf.eof and time.monotonic() < deadline:
+            lines += jf.poll(0.2)
+        assert jf.eof and len(lines) == 1 and lines[0].endswith("postfix/qmgr: ok")
+        jf.proc.wait(timeout=5)
+        err = jf.stderr_text()
+        assert err.endswith("00016383.journal~ corrupted, ignoring file.\n")  # the end of what it said
+        assert len(err) <= JournalFollower.STDERR_KEEP
+    finally:
+        jf.close()
