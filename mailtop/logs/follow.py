@@ -579,6 +579,10 @@ class JournalFollower:
     """
 
     STDERR_KEEP = 8192
+    MAX_READ = 8 * CHUNK
+    """Bytes of journalctl's output read per ``poll`` at most (~8,000 entries)."""
+    MORE_WAIT = 0.01
+    """Seconds a poll waits for more output once the pipe is empty, before it returns."""
 
     DEFAULT_ARGS = ("-o", "json", "--no-pager", "SYSLOG_FACILITY=2")
 
@@ -615,16 +619,26 @@ class JournalFollower:
         self._drain_stderr()
         if not ready:
             return out
-        while True:
+        # Read on while journalctl has more (a backlog, a busy host): it blocks on the 64 KiB pipe as
+        # soon as it is full, so one read per poll gave ~230 entries a second and the panel fell
+        # further behind a busy journal. At most MAX_READ bytes per poll (memory; the caller's turn).
+        fd = self.proc.stdout.fileno()
+        parts = [self._buf]
+        total = 0
+        while total < self.MAX_READ:
             try:
-                data = os.read(self.proc.stdout.fileno(), CHUNK)
+                data = os.read(fd, CHUNK)
             except BlockingIOError:
-                break
+                if not self._sel.select(self.MORE_WAIT):
+                    break
+                self._drain_stderr()
+                continue
             if not data:
                 self.eof = True
                 break
-            self._buf += data
-        *complete, self._buf = self._buf.split(b"\n")
+            parts.append(data)
+            total += len(data)
+        *complete, self._buf = b"".join(parts).split(b"\n")
         if self.eof and self._buf:
             complete.append(self._buf)
             self._buf = b""
