@@ -387,8 +387,10 @@ class _Run:
         (nothing changed but caches) when the chunk does not meet what makes the order of its lines
         irrelevant outside the flows:
 
-        * every line starts with a classic stamp of the year guess's current month (so the year guess
-          and the timestamp caches give the same times in any order);
+        * every line starts with a classic stamp of the year guess's current month (the stamps are
+          timed in order of first appearance, as the line loop times them; the month makes the year
+          guess give the same years even where the line loop would time a stamp again after a cache
+          clear in the middle of the chunk: a guard no test builds a case for);
         * the minutes of its lines are all at or after the oldest minute the windows keep once the
           chunk is read (so the minute buckets are the same whatever order they are made in);
         * no flow sweep falls due in it (``ReportFlows._next_sweep``);
@@ -418,11 +420,14 @@ class _Run:
         for key in distinct:
             ts = tscache.get(key)
             if ts is None:
-                # LineParser._classic_ts when the minute is known (its checks; no cache entry)
+                # LineParser._classic_ts when the minute is known (its checks, its cache entry)
                 base = min_cache.get(key[:12])
                 ss = key[13:15]
                 if base is not None and key[12:13] == ":" and ss.isdigit() and ss.isascii() and int(ss) <= 60:
                     ts = base + int(ss)
+                    if len(tscache) > 4096:
+                        tscache.clear()
+                    tscache[key] = ts
                 else:
                     ts = classic_ts(key)
                     if ts is None:

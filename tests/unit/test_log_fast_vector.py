@@ -210,6 +210,46 @@ def test_lines_older_than_the_window_keep_their_minute_buckets(tmp_path: Path, t
     assert taken["vector"] and taken["declined"]
 
 
+def _fed(batches: list[list[str]], vector: bool):  # noqa: ANN202
+    """Stats of the fast path fed these exact chunks (the chunk reader on or off)."""
+    stats = fast.LogStats(flows=fast.ReportFlows())  # type: ignore[arg-type]
+    run = fast._Run(stats)
+    if not vector:
+        run._feed_vector = lambda parser, lines: False  # type: ignore[method-assign]
+    run.feed(fast.P.LineParser(MTIME), [(b, True) for b in batches])
+    return stats
+
+
+def test_a_chunk_with_a_new_latest_minute_then_an_older_one():
+    """Chunks made by hand: [late, old] in one chunk, where "old" is before the window "late" opens.
+    Read line by line, the old line's bucket is made again after the late one evicted it, and stays;
+    counted together in minute order it would be made first and evicted (the minutes guard)."""
+    first = [f"Nov 24 10:00:{s:02d} mail postfix/smtpd[1]: {0x4A0000 + s:X}1: client=c.example[192.0.2.1]"
+             for s in range(20)]
+    second = ["Nov 24 11:10:00 mail postfix/smtp[3]: 4B00001: to=<a@b.example>, relay=r, delay=1, dsn=2.0.0, "
+              "status=sent (ok)",
+              "Nov 24 10:00:30 mail postfix/smtp[3]: 4B00002: to=<o@b.example>, relay=r, delay=2, dsn=4.0.0, "
+              "status=deferred (later)"]
+    seen: Counter = Counter()
+    real = fast._Run._feed_vector
+
+    def spy(self, parser, lines):  # noqa: ANN001, ANN202
+        ok = real(self, parser, lines)
+        seen[ok] += 1
+        return ok
+
+    fast._Run._feed_vector = spy
+    try:
+        got = _fed([first, first[:1], second], vector=True)
+    finally:
+        fast._Run._feed_vector = real
+    ref = _fed([first, first[:1], second], vector=False)
+    assert _state(got) == _state(ref)
+    assert [b.minute for b in ref._minutes][-2:] == [int(ref.last_ts // 60) - 70, int(ref.last_ts // 60)]
+    assert seen[True] >= 1          # the middle chunk is counted together, the last one declined
+    assert seen[False] >= 2
+
+
 def test_stale_flows_are_swept_where_the_one_pass_reading_sweeps(tmp_path: Path, taken: Counter,
                                                                  monkeypatch: pytest.MonkeyPatch):
     """A message silent for more than the staleness limit (six days) is a new flow afterwards: its
