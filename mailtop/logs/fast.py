@@ -493,7 +493,6 @@ class _Run:
             slow_idx = sorted(set(slow_idx).union(compress(range(n), map(bad.__contains__, names_list))))
         slowq: list[tuple[P.LogEvent, str]] = []
         slowx: list[tuple[P.LogEvent, str]] = []
-        fast_stamps = smap
         if slow_idx:
             parse = parser.parse
             for i in slow_idx:
@@ -506,19 +505,19 @@ class _Run:
                     ks[i] = V_SLOWX
                     slowx.append((ev, line))
                 ms[i] = _SLOWM
-            # the stamps of lines read here (the full parser's lines count their own, when they count)
-            slow_stamps = Counter([stamps[i] for i in slow_idx])
-            gone = [k for k, c in slow_stamps.items() if stamps.count(k) == c]
-            if gone:
-                fast_stamps = dict(smap)
-                for k in gone:
-                    del fast_stamps[k]
         nfast = n - len(slow_idx)
         st.lines += nfast
         parser.parsed += nfast
-        if fast_stamps:
-            ftss = fast_stamps.values()
-            lo, hi = min(ftss), max(ftss)
+        if nfast:
+            # first/last of the lines read here (the full parser's lines count their own, when they
+            # count): the extremes of all stamps, unless only lines for the full parser have them
+            lo, hi = tmin, tmax
+            if slow_idx:
+                slow_stamps = Counter([stamps[i] for i in slow_idx])
+                if any(smap[k] in (tmin, tmax) and stamps.count(k) == c for k, c in slow_stamps.items()):
+                    only = {k for k, c in slow_stamps.items() if stamps.count(k) == c}
+                    fast_ts = [ts for k, ts in smap.items() if k not in only]
+                    lo, hi = min(fast_ts), max(fast_ts)
             if hi > st.last_ts:
                 st.last_ts = hi
             if lo < st.first_ts or not st.first_ts:
