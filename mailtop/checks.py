@@ -406,6 +406,7 @@ def log_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float)
             return _journal_window_findings(stats_mod, parse_mod, cfg, now, since)
         return _no_log_files(cfg)
     out: list[Finding] = []
+    short: list[str] = []  # files whose lines do not reach back to the window's start
     with contextlib.ExitStack() as stack:
         streams = []
         for path in files:
@@ -413,11 +414,15 @@ def log_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float)
             try:
                 fh = stack.enter_context(open(path, "rb"))  # noqa: SIM115 - closed by the stack
                 end = line_end(fh, os.fstat(fh.fileno()).st_size)
-                start = window_start(fh, since, lambda line, p=parser: p.parse(line).ts, end)
+                start = window_start(fh, since, lambda line, p=parser: p.parse(line).ts, end, TAIL_MAX, TAIL_CHUNK)
+                first = _first_ts(fh, start, end, parse_mod.LineParser(reference_time=now))
             except OSError as exc:
                 out.append(log_file_finding(stats_mod, path, exc))
                 continue
-            streams.append(events_since(parser, window_lines(fh, start, end), since - 60))
+            if first > since:
+                why = f"read back {TAIL_MAX / 2**20:g} MiB at most" if start > 0 else "the file starts there (rotated?)"
+                short.append(f"{path} covers only the last {max(0.0, now - first):.0f} s ({why})")
+            streams.append(events_since(parser, window_lines(fh, start, end, TAIL_CHUNK), since - 60))
         if not streams:
             return out
         stats = stats_mod.LogStats(clock=lambda: now, window_max=max(window, 60.0),
@@ -426,7 +431,26 @@ def log_window_findings(stats_mod: Any, parse_mod: Any, cfg: Config, now: float)
         # 600,000 lines; a list of their events took ~1 GiB); the lines are read a chunk at a time. Each
         # file is read in its own order (as the Log panel follows it); several files are merged by time.
         stats.add_all(streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda ev: ev.ts))
-    return list(stats_mod.log_findings(stats, cfg.thresholds, now=now)) + out
+    found = list(stats_mod.log_findings(stats, cfg.thresholds, now=now))
+    if short:  # the counts are of a shorter time than the summaries' "last N min": say so
+        note = "; ".join(short)
+        found = [dataclasses.replace(f, details=f"{f.details}\n{note}" if f.details else note) for f in found]
+    return found + out
+
+
+def _first_ts(fh: Any, start: int, end: int, parser: Any) -> float:
+    """The time of the first stamped line at or after ``start`` (among the next few; 0 when none)."""
+    fh.seek(start)
+    for _ in range(20):
+        if fh.tell() >= end:
+            break
+        line = fh.readline(8192)
+        if not line:
+            break
+        ts = parser.parse(line.decode("utf-8", "replace").rstrip("\n")).ts
+        if ts:
+            return float(ts)
+    return 0.0
 
 
 def _no_log_files(cfg: Config) -> list[Finding]:

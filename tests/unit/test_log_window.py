@@ -87,3 +87,44 @@ def test_garbage_and_invalid_utf8_are_lines_not_errors(tmp_path):
     path.write_bytes(b"\xff\xfe\x00 binary\n" + ("\n".join(lines) + "\n").encode())
     got = _read(path, 0.0, 32)
     assert got[1:] == lines and "\ufffd" in got[0]
+
+
+def _check_cfg(tmp_path: Path, log: Path):
+    from mailtop.config import load_config
+
+    return load_config(None, environ={}, detect=False, flags={
+        "general": {"hostname": "t", "state_dir": str(tmp_path), "audit_log": str(tmp_path / "audit.log")},
+        "logs": {"files": str(log)}, "thresholds": {"log_window": 300}})
+
+
+def test_the_check_says_when_its_read_does_not_reach_back_over_the_window(tmp_path, log, monkeypatch):
+    """At 2,000 lines/s five minutes of log are ~73 MiB, more than the 64 MiB the check reads back: the
+    counts are then of a shorter time than the findings' "in the last 5 min", and the details say so."""
+    from mailtop import checks
+    from mailtop.logs import parse, stats
+
+    path, _lines, now = log  # a line a second: 300 s are ~38 KB here
+    full = checks.log_window_findings(stats, parse, _check_cfg(tmp_path, path), now)
+    assert full and not any("covers only" in f.details for f in full)
+    monkeypatch.setattr(checks, "TAIL_MAX", 20_000)  # ~150 s of these lines
+    monkeypatch.setattr(checks, "TAIL_CHUNK", 4096)
+    cut = checks.log_window_findings(stats, parse, _check_cfg(tmp_path, path), now)
+    assert [f.id for f in cut] == [f.id for f in full]
+    for f in cut:
+        assert f"{path} covers only the last " in f.details and "read back" in f.details
+        covered = int(f.details.split("covers only the last ")[1].split(" s")[0])
+        assert 100 < covered < 200
+
+
+def test_the_check_says_when_the_log_file_starts_inside_the_window(tmp_path):
+    from mailtop import checks
+    from mailtop.logs import parse, stats
+
+    now = time.time()
+    path = tmp_path / "postfix.log"
+    path.write_text("\n".join(_restamped(120, now - 120, 1.0)) + "\n")  # rotated two minutes ago
+    found = checks.log_window_findings(stats, parse, _check_cfg(tmp_path, path), now)
+    assert found and all(f"{path} covers only the last " in f.details and "(the file starts there" in f.details
+                         for f in found)
+    covered = int(found[0].details.split("covers only the last ")[1].split(" s")[0])
+    assert 118 <= covered <= 122
