@@ -266,3 +266,21 @@ def test_a_busy_journal_is_followed_at_its_pace(tmp_path):
         assert src.poll() == []  # each once
     finally:
         src.close()
+
+
+async def test_the_journal_window_gets_the_checks_time_not_one_network_calls(tmp_path):
+    """Reading a busy window from the journal takes seconds; the read was cut at general.timeout (the
+    time for one network call) although the check may take general.timeout + 5: with a timeout of 0.1 s
+    a window of 20,000 entries (~0.2 s of journalctl here) was UNKNOWN; it gets general.timeout + 3."""
+    now = time.time()
+    cap = _capture("6")
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    write_journal(jdir / "busy.journal", [(now - 200 + i * 0.005, cap[i % len(cap)]) for i in range(20_000)])
+    cfg = _cfg(tmp_path, journal=True, journal_paths=[str(jdir)])
+    from dataclasses import replace
+
+    cfg = replace(cfg, general=replace(cfg.general, timeout=0.1))
+    run = await run_checks(cfg, only="logs")
+    assert [f.id for f in run.findings] == ["logs.defer_rate", "logs.bounce_rate", "logs.auth_failures"]
+    assert run.findings[0].data["attempts"] > 1000
