@@ -9,7 +9,8 @@ interleaved, --repeat times each, under /usr/bin/time (wall time; its peak RSS i
 process); the peak sums of RSS and PSS over each command's processes are sampled from /proc every
 10 ms in --memory-repeat separate runs each, interleaved (median and largest shown; `mailtop report`
 reads a large file with two processes: mailtop/logs/fast_split.py); min and median
-times, lines/s and the ratio to pflogsumm's median are printed, and the grand totals compared. Follow: a writer process appends generated lines at a steady rate; a follower
+times, lines/s and the ratio to pflogsumm's median are printed, and the grand totals compared. mailtop
+is byte-compiled first (compileall), as an installed one is (--no-compile: not). Follow: a writer process appends generated lines at a steady rate; a follower
 (MailLogFollower + LogStats, as the dashboard uses them) reads them; lag = when a line was read minus
 when it was due to be written; RSS of the follower process at the start and the end.
 """
@@ -82,12 +83,19 @@ def _load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def bench_report(log: Path, lines: int, repeat: int = 3, mem_repeat: int = 3) -> None:
+def bench_report(log: Path, lines: int, repeat: int = 3, mem_repeat: int = 3, compile_first: bool = True) -> None:
     import statistics
 
     from test_log_report import _LABELS, pflogsumm_totals  # the same parsing as the integration test
 
     tmp = Path(tempfile.mkdtemp())
+    if compile_first:
+        # An installed mailtop has its modules byte-compiled (pip compiles at install; a checkout
+        # writes __pycache__ on first use), but a shell with PYTHONDONTWRITEBYTECODE=1 (this one's)
+        # would compile every module from source in every run (~30 ms of the start here).
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "mailtop")], check=True,
+                       stdout=subprocess.DEVNULL)
+        print("mailtop byte-compiled first (compileall), as installed; --no-compile to measure without")
     one = dict(os.environ, MAILTOP_REPORT_SPLIT="0")
     runs: dict[str, list[tuple[float, int, int, int]]] = {"pflogsumm": [], "mailtop": [], "mailtop, 1 process": []}
     print(f"report on {lines:,} lines ({log.stat().st_size / 1e6:.0f} MB), {repeat} runs each, interleaved; "
@@ -215,6 +223,9 @@ def main() -> int:
     ap.add_argument("--follow-seconds", type=float, default=20.0)
     ap.add_argument("--rate", type=float, default=5000.0)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each report program (default 3)")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="do not byte-compile mailtop first (every run then compiles it when the "
+                         "environment has PYTHONDONTWRITEBYTECODE set)")
     ap.add_argument("--memory-repeat", type=int, default=3,
                     help="memory-sampled runs of each report program, apart from the timed ones (default 3)")
     args = ap.parse_args()
@@ -225,7 +236,7 @@ def main() -> int:
                         str(args.lines)], check=True)
     lines = sum(1 for _ in open(log, "rb"))
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    bench_report(log, lines, args.repeat, args.memory_repeat)
+    bench_report(log, lines, args.repeat, args.memory_repeat, not args.no_compile)
     if args.follow_seconds > 0:
         bench_follow(log, args.rate, args.follow_seconds)
     return 0
