@@ -39,6 +39,12 @@ _NO_ACCESS = ("run mailtop as root, or add your user to the 'systemd-journal' (o
               "sudo usermod -aG systemd-journal $USER, then log in again")
 
 
+def _see(argv: list[str]) -> str:
+    """The hint for a failing journalctl: the same journal (``--file``/``--directory``), readable."""
+    where = [a for a in argv if a.startswith(("--file=", "--directory="))]
+    return f"see: journalctl {' '.join(where) + ' ' if where else ''}-o short -n 20 {FACILITY}"
+
+
 def journal_argv(cfg: Any, *, since: float | None = None, follow: bool = False, after_cursor: str = "") -> list[str]:
     """The ``journalctl`` command for the configured journal (``logs.journal_paths`` or the system's)."""
     argv = ["journalctl", "-o", "json", "--no-pager"]
@@ -96,7 +102,7 @@ class JournalWindow:
             err = jf.stderr_text()
             if code != 0 or _PERMISSION.search(err):
                 raise _error(f"journalctl (exit {code}): {journal_problem(err)}"[:400],
-                             _NO_ACCESS if _PERMISSION.search(err) else "")
+                             _NO_ACCESS if _PERMISSION.search(err) else _see(self.argv))
             if not self.lines and not self.paths_have_journals():
                 where = " or ".join(map(str, self.paths or DEFAULT_DIRS))
                 raise _error(f"no journal files in {where}",
@@ -170,7 +176,7 @@ class JournalSource:
                 code = "none, still running after its output ended"  # close() below ends it
             err = jf.stderr_text()
             self._error = _error(f"journalctl ended (exit {code}): {journal_problem(err) or 'no message'}"[:400],
-                                 _NO_ACCESS if _PERMISSION.search(err) else "")
+                                 _NO_ACCESS if _PERMISSION.search(err) else _see(jf.argv))
             jf.close()
             self._jf = jf = None
         if jf is None:

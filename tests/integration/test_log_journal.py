@@ -141,6 +141,8 @@ async def test_a_journal_that_cannot_be_read_is_a_clear_unknown(tmp_path):
     run = await run_checks(_cfg(tmp_path, journal=True, journal_paths=[str(bad)]), only="logs")
     assert [f.status for f in run.findings] == [Status.UNKNOWN]
     assert "systemd journal" in run.findings[0].summary and "journalctl" in run.findings[0].summary
+    # the hint's command reads the journal that was read (not the system's)
+    assert run.findings[0].hint == f"see: journalctl --file={bad} -o short -n 20 SYSLOG_FACILITY=2"
 
 
 async def test_no_journalctl_says_so(tmp_path, monkeypatch):
