@@ -45,7 +45,16 @@ from operator import attrgetter, itemgetter
 
 from mailtop import queueid
 from mailtop.logs import parse as P
-from mailtop.logs.stats import LogStats, _addr_domain, _bucket, _Hist, _norm_addr, delay_us, gimme_domain
+from mailtop.logs.stats import (
+    _ATTEMPTS,
+    LogStats,
+    _addr_domain,
+    _bucket,
+    _Hist,
+    _norm_addr,
+    delay_us,
+    gimme_domain,
+)
 
 __all__ = ["ReportFlows", "summarize_fast"]
 
@@ -181,7 +190,13 @@ _DOVE_OLD = (r"dovecot: (?P<dsvc>[\w-]+)(?:\([^):]{0,200}\))?(?:<[0-9]{1,20}>)?(
 _DOVE_NEW = (r"dovecot: (?P<dsvc>[\w-]+)(?:(?<=-login)(?P<dlogin>)|(?<!-login))"
              r"(?:\([^):]{0,200}\))?(?:<[0-9]{1,20}>)?(?:<(?!\d{21})[^>:]*>)?: (?:"
              r"(?(dlogin)(?:Info: )?Login: user=<[^>]*>, (?:[a-z_]+=[^,<>=]*, )*?rip=(?!<)(?P<rip>[^,\s]*)(?P<K_LOGIN>)"
-             r"|(?!))|(?(dlogin)(?!)|(?P<K_DOVECOT>)))")
+             r"|(?!))|(?(dlogin)(?!)|(?P<K_DOVECOT>))"
+             # a *-login failure (LOGIN_FAILED): "Disconnected"/"Aborted login", a head without "=",
+             # "<", ">" holding "auth failed" (so the first ": user=" ends it and no key=value is in
+             # it), then the login line's keys up to the first rip=. No group of its own: its last
+             # group is dlogin (the chunk reader reads the head and the address in Python).
+             r"|(?(dlogin)(?:Info: )?(?:Disconnected|Aborted login)[^=<>]*auth failed[^=<>]*: user=<[^>]*>, "
+             r"(?:[a-z_]+=[^,<>=]*, )*?rip=(?!<)[^,\s]*|(?!)))")
 assert _LINE.pattern.count(_DOVE_OLD) == 1
 # Also: groups the chunk reader does not read are not captured (each group costs: 28 -> 23 groups
 # made the match ~25 % faster), and the stamp is any 15 characters (the chunk reader checks every
@@ -216,6 +231,7 @@ V_DELIVERY, V_QUEUED, V_CLIENT, V_FEED, V_REMOVED, V_REJECT, V_PLAIN, V_LOGIN, V
     _GV["rest"], _GV["size"], _GV["client"], _GV["K_FEED"], _GV["K_REMOVED"], _GV["rj"],
     _GV["K_PLAIN"], _GV["rip"], _GV["K_DOVECOT"], _GV["K_OTHER"])
 V_PICKEX = _GV["qid"]          # a pickup (uid=/sender=) or an expiry (from=<..>, status=..expired)
+V_LOGINFAIL = _GV["dlogin"]    # a Dovecot *-login failure
 assert 0 < V_PICKEX < V_REMOVED
 V_SLOWQ, V_SLOWX = 0, 1000    # a line the full parser read, with / without a queue ID
 assert V_DELIVERY < V_QUEUED < V_CLIENT < V_FEED < V_REMOVED < V_REJECT < V_PLAIN < V_LOGIN < V_DOVECOT < V_OTHER
@@ -705,6 +721,24 @@ class _Run:
             lstamps = [stamps[i] for i in lidx]
             self.b_login.extend(zip(map(buckets(set(lstamps)).__getitem__, lstamps),
                                     map(_VRIP, map(ms.__getitem__, lidx)), strict=True))
+        if kc(V_LOGINFAIL):                         # LogStats._login_failed
+            fidx = _positions(ks, V_LOGINFAIL)
+            fstamps = [stamps[i] for i in fidx]
+            bmap = buckets(set(fstamps))
+            auth = st.auth
+            for i, stamp in zip(fidx, fstamps, strict=True):
+                m = ms[i]
+                line = m.string
+                p = line.find(": user=<")               # the end of the head (see _DOVE_NEW)
+                am = _ATTEMPTS.search(line, 0, p)
+                nf = max(1, int(am.group(1))) if am else 1
+                r = line.find(", rip=", line.find(">", p + 8)) + 6
+                ip = line[r:m.end()] or "?"
+                minute = bmap[stamp]
+                minute.c["auth_failures"] += nf
+                minute.auth[ip] += nf
+                all_counts["auth_failures"] += nf
+                auth[ip] += nf
         for ev, line in slowx:
             if defer is None or not defer(ev, line):
                 add(ev)

@@ -144,6 +144,15 @@ def test_the_full_parsers_lines_inside_counted_chunks(tmp_path: Path, taken: Cou
         "{s} mail postfix-lab/qmgr[3]: {q}: from=<a@b>, status=expiredx, returned\n",
         "{s} mail postfix-lab/qmgr[3]: {q}: from=<a>b>, size=9, status=expired\n",
         "{s} mail postfix-lab/pickup[9]: {q}: sender=<x> uid=5\n",
+        # Dovecot *-login failures read by the chunk pattern (and the shapes it leaves to the parser)
+        "{s} mail dovecot: pop3-login: Info: Aborted login (auth failed, 0 attempts in 2 secs): user=<a, rip=9>, "
+        "xrip=1, method=PLAIN, rip=198.51.100.4, lip=127.0.0.1\n",
+        "{s} mail dovecot: imap-login: Disconnected (auth failed, 12 attempts in 9 secs): user=<>, rip=, lip=1\n",
+        "{s} mail dovecot: imap-login: Warning: Disconnected (auth failed, 2 attempts): user=<b>, rip=192.0.2.8\n",
+        "{s} mail dovecot: imap-login: Disconnected (auth failed, x=2 attempts): user=<b>, rip=192.0.2.8\n",
+        "{s} mail dovecot: imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=192.0.2.9\n",
+        "{s} mail dovecot: imap-login: Disconnected: Aborted login by logging out (auth failed, 1 attempts in 1 "
+        "secs): user=<probe>, method=PLAIN, rip=203.0.113.66, lip=127.0.0.1, secured, session=<x>\n",
     ]
     out = []
     for i, line in enumerate(lines):
