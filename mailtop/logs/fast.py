@@ -239,6 +239,7 @@ _VQ_LE = V_REMOVED.__ge__      # a queue-ID line: k <= V_REMOVED (V_SLOWQ too, n
 _VNAME, _VQID, _VCLIENT, _VSTATUS, _VREST, _VSIZE, _VSENDER, _VRJ, _VRIP = (itemgetter(_GV[g]) for g in (
     "name", "qid", "client", "status", "rest", "size", "sender", "rj", "rip"))
 _VI_STATUS, _VI_REST, _VI_NAME, _VI_RJ, _VI_QID = _GV["status"], _GV["rest"], _GV["name"], _GV["rj"], _GV["qid"]
+_VI_CLIENT = _GV["client"]
 
 
 def _positions(seq: list, value: object) -> list[int]:
@@ -570,40 +571,12 @@ class _Run:
             pmap = {name: ("" if name in bad or info is None else info[2]) for name, info in ninfo.items()}
             pmap[None] = ""
             fkeys = list(map(_fadd, map(pmap.__getitem__, compress(names_list, qmask)), map(_VQID, qms)))
-        # where each client= line's message came from (smtpd, postscreen: LogStats._client)
-        recv_iter = None
-        nclient = kc(V_CLIENT)
-        if nclient:
-            cmask = list(map(V_CLIENT.__eq__, qks))
-            cms = list(compress(qms, cmask))
-            counted = {ninfo[name][1] in ("smtpd", "postscreen") for name in set(map(_VNAME, cms))}
-            if counted == {True}:           # every tag smtpd/postscreen: by the client text alone
-                ctexts = list(map(_VCLIENT, cms))
-                origin = self.origins
-                distinct = set(ctexts)
-                if len(origin) + len(distinct) > 10000:
-                    origin.clear()
-                for client in distinct:
-                    if client not in origin:
-                        origin[client] = self._origin(client)
-                recvs = list(map(origin.__getitem__, ctexts))
-            elif counted == {False}:
-                recvs = [None] * len(cms)
-            else:
-                cpairs = list(zip(map(_VNAME, cms), map(_VCLIENT, cms), strict=True))
-                recvs = [self._origin(c) if ninfo[name][1] in ("smtpd", "postscreen") else None
-                         for name, c in cpairs]
-            recv_iter = iter(recvs).__next__
-            cstamps = list(compress(qstamps, cmask))
-            cbuckets = buckets(set(cstamps))      # every client= line's minute (LogStats.add)
-            if None in recvs:
-                cstamps = list(compress(cstamps, [r is not None for r in recvs]))
-            if cstamps:
-                nrec = len(cstamps)
-                t["received"] += nrec
-                all_counts["received"] += nrec
-                for b, c in Counter(map(cbuckets.__getitem__, cstamps)).items():
-                    b.c["received"] += c
+        # client= lines: where the message came from (smtpd, postscreen: LogStats._client), in the loop
+        origin = self.origins
+        origin_of = self._origin
+        receives = {name: info[1] in ("smtpd", "postscreen") for name, info in ninfo.items()
+                    if info and name not in bad}
+        nrec = 0
         dms: list = []
         if kc(V_DELIVERY):
             dmask = list(map(V_DELIVERY.__eq__, qks))
@@ -639,9 +612,20 @@ class _Run:
                         records.append(("T" if _forwarded(m[_VI_REST]) else "S", key, ts))
                     else:
                         records.append(("D" if status == "deferred" else "T", key, ts))
-                elif k == V_CLIENT:
-                    dom = recv_iter()
-                    records.append(("C", key, ts, dom) if dom is not None else ("T", key, ts))
+                elif k == V_CLIENT:                      # counted here, the origin recorded
+                    minute = minute_of(ts)
+                    if receives[m[_VI_NAME]]:
+                        client = m[_VI_CLIENT]
+                        dom = origin.get(client)
+                        if dom is None:
+                            if len(origin) > 10000:
+                                origin.clear()
+                            dom = origin[client] = origin_of(client)
+                        nrec += 1
+                        minute.c["received"] += 1
+                        records.append(("C", key, ts, dom))
+                    else:
+                        records.append(("T", key, ts))
                 elif k == V_PICKEX:                       # as _feed_lines leaves them: whole lines,
                     records.append(("L", m.string))       # counted (a line too) in the replay
                     st.lines -= 1
@@ -682,9 +666,17 @@ class _Run:
                     ndef += 1
                 continue
             if k == V_CLIENT:
-                dom = recv_iter()
-                if dom is not None:
+                minute = minute_of(ts)                  # every client= line's minute (LogStats.add)
+                if receives[m[_VI_NAME]]:
+                    client = m[_VI_CLIENT]
+                    dom = origin.get(client)
+                    if dom is None:
+                        if len(origin) > 10000:
+                            origin.clear()
+                        dom = origin[client] = origin_of(client)
                     fl.received = dom
+                    nrec += 1
+                    minute.c["received"] += 1
                 continue
             size = int(m[_VI_SIZE])                     # V_QUEUED: LogStats._queued
             if not fl.size:
@@ -700,6 +692,9 @@ class _Run:
             hi = max(qts)
             if hi > flows._last_ts:
                 flows._last_ts = hi
+        if nrec:
+            t["received"] += nrec
+            all_counts["received"] += nrec
         if bsum:
             t["bytes_delivered"] += bsum
         if ndef:
