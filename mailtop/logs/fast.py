@@ -577,16 +577,8 @@ class _Run:
         receives = {name: info[1] in ("smtpd", "postscreen") for name, info in ninfo.items()
                     if info and name not in bad}
         nrec = 0
-        dms: list = []
-        if kc(V_DELIVERY):
-            dmask = list(map(V_DELIVERY.__eq__, qks))
-            dms = list(compress(qms, dmask))
-            drows = list(map(_VDROW, dms))
-            dstamps = list(compress(qstamps, dmask))
-            rests = list(map(_I4, drows))
-            fwd = _FWD in "\n".join(rests)
-        else:
-            fwd = False
+        # deliveries: their rows and minute buckets wait for _flush_batch (counted per batch of chunks)
+        drow_add, dbk_add = self.b_drows.append, self.b_dbk.append
         slow_next = iter(slowq).__next__
         live = flows._live
         get, pop = live.get, live.pop
@@ -606,10 +598,13 @@ class _Run:
                     records.append(("R", key, ts))
                 elif k == V_QUEUED:
                     records.append(("Q", key, ts, m[_VI_SENDER], int(m[_VI_SIZE])))
-                elif k == V_DELIVERY:
-                    status = m[_VI_STATUS]
+                elif k == V_DELIVERY:                    # counted here, its flow part recorded
+                    row = _VDROW(m)
+                    drow_add(row)
+                    dbk_add(minute_of(ts))
+                    status = row[3]
                     if status == "sent":
-                        records.append(("T" if _forwarded(m[_VI_REST]) else "S", key, ts))
+                        records.append(("T" if _forwarded(row[4]) else "S", key, ts))
                     else:
                         records.append(("D" if status == "deferred" else "T", key, ts))
                 elif k == V_CLIENT:                      # counted here, the origin recorded
@@ -657,9 +652,12 @@ class _Run:
                     minute_of(ts).c["received"] += 1
                 continue
             if k == V_DELIVERY:
-                status = m[_VI_STATUS]
+                row = _VDROW(m)                         # (to, relay, delay, status, rest)
+                drow_add(row)
+                dbk_add(minute_of(ts))                  # every delivery's minute (LogStats.add)
+                status = row[3]
                 if status == "sent":
-                    if fl.size and not (fwd and _forwarded(m[_VI_REST])):
+                    if fl.size and not (_FWD in row[4] and _forwarded(row[4])):
                         bsum += fl.size
                 elif status == "deferred" and not fl.deferred:
                     fl.deferred = True
@@ -701,9 +699,6 @@ class _Run:
             t["deferred"] += ndef
         if srows:
             self._count_senders(srows)
-        if dms:                 # counted per batch of chunks (_flush_batch): fewer fixed costs
-            self.b_dbk.extend(map(buckets(set(dstamps)).__getitem__, dstamps))
-            self.b_drows.extend(drows)
         if kc(V_REJECT):
             ridx = _positions(ks, V_REJECT)
             rstamps = [stamps[i] for i in ridx]
