@@ -40,7 +40,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from itertools import compress, groupby
-from operator import add as _fadd
 from operator import attrgetter, itemgetter
 
 from mailtop import queueid
@@ -558,19 +557,10 @@ class _Run:
                 out[key] = b
             return out
 
-        # the queue-ID lines, in order: the flows
-        qmask = list(map(_VQ_LE, ks))
-        qms = list(compress(ms, qmask))
-        qks = list(compress(ks, qmask))
-        qstamps = list(compress(stamps, qmask))
-        qts = list(map(smap.__getitem__, qstamps))
-        if len(prefixes) == 1:
-            pre = next(iter(prefixes))
-            fkeys = list(map(pre.__add__, map(_VQID, qms)))
-        else:
-            pmap = {name: ("" if name in bad or info is None else info[2]) for name, info in ninfo.items()}
-            pmap[None] = ""
-            fkeys = list(map(_fadd, map(pmap.__getitem__, compress(names_list, qmask)), map(_VQID, qms)))
+        # the queue-ID lines, in order: the flows (one loop over the chunk's columns)
+        pre = next(iter(prefixes)) if len(prefixes) == 1 else None
+        pmap = {name: ("" if name in bad or info is None else info[2]) for name, info in ninfo.items()}
+        hi = 0.0
         # client= lines: where the message came from (smtpd, postscreen: LogStats._client), in the loop
         origin = self.origins
         origin_of = self._origin
@@ -589,8 +579,19 @@ class _Run:
         srows: list[tuple[str, str, int]] = []
         srow = srows.append
         records = self.records
-        for k, key, ts, m in zip(qks, fkeys, qts, qms, strict=True):
-            if maybe and key in maybe and key not in fresh and k != V_SLOWQ:
+        for k, m, stamp in zip(ks, ms, stamps, strict=True):
+            if k > V_REMOVED:                           # not a queue-ID line
+                continue
+            if k == V_SLOWQ:
+                ev, line = slow_next()
+                if defer is None or not defer(ev, line):
+                    add(ev)
+                continue
+            ts = smap[stamp]
+            if ts > hi:
+                hi = ts
+            key = (pre if pre is not None else pmap[m[_VI_NAME]]) + m[_VI_QID]
+            if maybe and key in maybe and key not in fresh:
                 # fast_split's second part, a flow that may have begun in the first part: what the line
                 # does to it waits for the replay (as in _feed_lines); what it counts is counted
                 if k == V_REMOVED:
@@ -629,11 +630,6 @@ class _Run:
                 continue
             if k == V_REMOVED:
                 pop(key, None)
-                continue
-            if k == V_SLOWQ:
-                ev, line = slow_next()
-                if defer is None or not defer(ev, line):
-                    add(ev)
                 continue
             fl = get(key)
             if fl is None:
@@ -682,14 +678,11 @@ class _Run:
                 if fl.received:
                     srow((m[_VI_SENDER], fl.received, size))
                     fl.received = ""
-        if slowq:               # the full parser's lines set it themselves when they feed a flow
-            qts = list(compress(qts, map(V_SLOWQ.__ne__, qks)))
-        if qts:
-            # (with the carried lines of fast_split's second part, which _feed_lines leaves out: no
-            # difference, as every value here is below the next sweep's time, which alone it decides)
-            hi = max(qts)
-            if hi > flows._last_ts:
-                flows._last_ts = hi
+        # the latest queue-ID line read here (the full parser's lines set it themselves; with the
+        # carried lines of fast_split's second part, which _feed_lines leaves out: no difference, as
+        # every value here is below the next sweep's time, which alone it decides)
+        if hi > flows._last_ts:
+            flows._last_ts = hi
         if nrec:
             t["received"] += nrec
             all_counts["received"] += nrec
