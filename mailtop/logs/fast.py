@@ -233,12 +233,13 @@ V_PICKEX = _GV["qid"]          # a pickup (uid=/sender=) or an expiry (from=<..>
 V_LOGINFAIL = _GV["dlogin"]    # a Dovecot *-login failure
 assert 0 < V_PICKEX < V_REMOVED
 V_SLOWQ, V_SLOWX = 0, 1000    # a line the full parser read, with / without a queue ID
+_V_COUNTED = frozenset((V_REJECT, V_LOGIN, V_LOGINFAIL, V_SLOWX))   # lines without a queue ID that count
 assert V_DELIVERY < V_QUEUED < V_CLIENT < V_FEED < V_REMOVED < V_REJECT < V_PLAIN < V_LOGIN < V_DOVECOT < V_OTHER
 _VQ_LE = V_REMOVED.__ge__      # a queue-ID line: k <= V_REMOVED (V_SLOWQ too, not V_SLOWX)
 _VNAME, _VQID, _VCLIENT, _VSTATUS, _VREST, _VSIZE, _VSENDER, _VRJ, _VRIP = (itemgetter(_GV[g]) for g in (
     "name", "qid", "client", "status", "rest", "size", "sender", "rj", "rip"))
 _VI_STATUS, _VI_REST, _VI_NAME, _VI_RJ, _VI_QID = _GV["status"], _GV["rest"], _GV["name"], _GV["rj"], _GV["qid"]
-_VI_CLIENT = _GV["client"]
+_VI_CLIENT, _VI_RIP = _GV["client"], _GV["rip"]
 
 
 def _positions(seq: list, value: object) -> list[int]:
@@ -408,14 +409,17 @@ class _Run:
           guess give the same years even where the line loop would time a stamp again after a cache
           clear in the middle of the chunk: a guard no test builds a case for);
         * the minutes of its lines are all at or after the oldest minute the windows keep once the
-          chunk is read (so the minute buckets are the same whatever order they are made in);
+          chunk is read (the minute buckets are then the same whatever order they are made in; the
+          loop below makes them in line order anyway: a guard kept for safety);
         * no flow sweep falls due in it (``ReportFlows._next_sweep``);
         * in fast_split's second part, none of its queue IDs may have begun in the first part.
 
-        The queue-ID lines then act on the flows in log order (one loop), the lines the full parser
-        reads among them (``LineParser.parse`` + ``LogStats.add``) too; the full parser's other lines
-        are added after the rest (they touch no flow). Counters, reasons, windows and delay
-        histograms do not depend on the order (see ``_flush_sent``)."""
+        One loop then goes over the chunk's lines in order: the queue-ID lines act on the flows, the
+        lines that count take their minute bucket, the lines the full parser reads
+        (``LineParser.parse`` + ``LogStats.add``) are added in their place. Deliveries, NOQUEUE
+        rejects and logins are counted per batch of chunks, senders per chunk, final deliveries into
+        counters of distinct keys (``_count_final``): counters, reasons and delay histograms do not
+        depend on the order (see ``_flush_sent``)."""
         st = self.stats
         ms = list(map(_LINE_V.match, lines))
         ks = list(map(_LASTINDEX, ms))
@@ -538,25 +542,9 @@ class _Run:
                 st.last_ts = hi
             if lo < st.first_ts or not st.first_ts:
                 st.first_ts = lo
-        kc = ks.count
         t = st._t
         all_counts = st.all_counts
         minute_of = st._minute
-        bucket_of: dict[int, object] = {}
-
-        def buckets(keys: Iterable[str]) -> dict[str, object]:
-            """stamp -> its minute bucket (made in order of time: any order gives the same buckets
-            here, see the docstring; this one makes what happens without that proof the same in
-            every run)."""
-            out = {}
-            for key in sorted(keys, key=smap.__getitem__):
-                mnt = int(smap[key] // 60)
-                b = bucket_of.get(mnt)
-                if b is None:
-                    b = bucket_of[mnt] = minute_of(mnt * 60.0)
-                out[key] = b
-            return out
-
         # the queue-ID lines, in order: the flows (one loop over the chunk's columns)
         pre = next(iter(prefixes)) if len(prefixes) == 1 else None
         pmap = {name: ("" if name in bad or info is None else info[2]) for name, info in ninfo.items()}
@@ -579,8 +567,33 @@ class _Run:
         srows: list[tuple[str, str, int]] = []
         srow = srows.append
         records = self.records
+        rej_add, login_add = self.b_rej.append, self.b_login.append
+        auth = st.auth
+        slowx_next = iter(slowx).__next__
         for k, m, stamp in zip(ks, ms, stamps, strict=True):
             if k > V_REMOVED:                           # not a queue-ID line
+                if k in _V_COUNTED:
+                    if k == V_SLOWX:                    # the full parser's, in its place
+                        ev, line = slowx_next()
+                        if defer is None or not defer(ev, line):
+                            add(ev)
+                        continue
+                    minute = minute_of(smap[stamp])
+                    if k == V_REJECT:                   # counted per batch (_flush_batch)
+                        rej_add((minute, ninfo[m[_VI_NAME]][1], m[_VI_RJ]))
+                    elif k == V_LOGIN:
+                        login_add((minute, m[_VI_RIP]))
+                    else:                               # V_LOGINFAIL: LogStats._login_failed
+                        line = m.string
+                        p = line.find(": user=<")       # the end of the head (see _DOVE_NEW)
+                        am = _ATTEMPTS.search(line, 0, p)
+                        nf = max(1, int(am.group(1))) if am else 1
+                        r = line.find(", rip=", line.find(">", p + 8)) + 6
+                        ip = line[r:m.end()] or "?"
+                        minute.c["auth_failures"] += nf
+                        minute.auth[ip] += nf
+                        all_counts["auth_failures"] += nf
+                        auth[ip] += nf
                 continue
             if k == V_SLOWQ:
                 ev, line = slow_next()
@@ -692,39 +705,6 @@ class _Run:
             t["deferred"] += ndef
         if srows:
             self._count_senders(srows)
-        if kc(V_REJECT):
-            ridx = _positions(ks, V_REJECT)
-            rstamps = [stamps[i] for i in ridx]
-            rms = list(map(ms.__getitem__, ridx))
-            svc = {name: info[1] for name, info in ninfo.items() if info}
-            self.b_rej.extend(zip(map(buckets(set(rstamps)).__getitem__, rstamps),
-                                  map(svc.__getitem__, map(_VNAME, rms)), map(_VRJ, rms), strict=True))
-        if kc(V_LOGIN):
-            lidx = _positions(ks, V_LOGIN)
-            lstamps = [stamps[i] for i in lidx]
-            self.b_login.extend(zip(map(buckets(set(lstamps)).__getitem__, lstamps),
-                                    map(_VRIP, map(ms.__getitem__, lidx)), strict=True))
-        if kc(V_LOGINFAIL):                         # LogStats._login_failed
-            fidx = _positions(ks, V_LOGINFAIL)
-            fstamps = [stamps[i] for i in fidx]
-            bmap = buckets(set(fstamps))
-            auth = st.auth
-            for i, stamp in zip(fidx, fstamps, strict=True):
-                m = ms[i]
-                line = m.string
-                p = line.find(": user=<")               # the end of the head (see _DOVE_NEW)
-                am = _ATTEMPTS.search(line, 0, p)
-                nf = max(1, int(am.group(1))) if am else 1
-                r = line.find(", rip=", line.find(">", p + 8)) + 6
-                ip = line[r:m.end()] or "?"
-                minute = bmap[stamp]
-                minute.c["auth_failures"] += nf
-                minute.auth[ip] += nf
-                all_counts["auth_failures"] += nf
-                auth[ip] += nf
-        for ev, line in slowx:
-            if defer is None or not defer(ev, line):
-                add(ev)
         if len(self.b_drows) > BATCH_MAX or len(self.b_rej) > BATCH_MAX or len(self.b_login) > BATCH_MAX:
             self._flush_batch()
         return True
