@@ -615,7 +615,10 @@ class _Run:
                 elif k == V_DELIVERY:                    # counted here, its flow part recorded
                     row = _VDROW(m)
                     drow_add(row)
-                    dbk_add(minute_of(ts))
+                    minute = st._cur
+                    if minute is None or minute.minute != int(ts // 60):
+                        minute = minute_of(ts)
+                    dbk_add(minute)
                     status = row[3]
                     if status == "sent":
                         records.append(("T" if _forwarded(row[4]) else "S", key, ts))
@@ -663,7 +666,10 @@ class _Run:
             if k == V_DELIVERY:
                 row = _VDROW(m)                         # (to, relay, delay, status, rest)
                 drow_add(row)
-                dbk_add(minute_of(ts))                  # every delivery's minute (LogStats.add)
+                minute = st._cur                        # every delivery's minute (LogStats.add)
+                if minute is None or minute.minute != int(ts // 60):
+                    minute = minute_of(ts)
+                dbk_add(minute)
                 status = row[3]
                 if status == "sent":
                     if fl.size and not (_FWD in row[4] and _forwarded(row[4])):
@@ -673,7 +679,9 @@ class _Run:
                     ndef += 1
                 continue
             if k == V_CLIENT:
-                minute = minute_of(ts)                  # every client= line's minute (LogStats.add)
+                minute = st._cur                        # every client= line's minute (LogStats.add)
+                if minute is None or minute.minute != int(ts // 60):
+                    minute = minute_of(ts)
                 if receives[m[_VI_NAME]]:
                     client = m[_VI_CLIENT]
                     dom = origin.get(client)
