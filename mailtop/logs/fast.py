@@ -356,8 +356,11 @@ class _Run:
         # _feed_vector's final deliveries, counted per distinct key (_count_final, _fold)
         self.c_to: Counter[str] = Counter()
         # _feed_vector's rows waiting to be counted together (_flush_batch)
-        self.b_drows: list[tuple] = []
-        self.b_dbk: list = []
+        self.b_sent: list[tuple] = []      # sent deliveries (to, relay, delay, status, rest) ...
+        self.b_sent_bk: list = []          # ... and their minute buckets
+        self.b_bounced: list[tuple] = []
+        self.b_bounced_bk: list = []
+        self.b_reasons: list[tuple] = []   # (minute bucket, status, rest) of the other deliveries
         self.b_rej: list[tuple] = []
         self.b_login: list[tuple] = []
         self.c_text: Counter[str] = Counter()
@@ -556,7 +559,9 @@ class _Run:
                     if info and name not in bad}
         nrec = 0
         # deliveries: their rows and minute buckets wait for _flush_batch (counted per batch of chunks)
-        drow_add, dbk_add = self.b_drows.append, self.b_dbk.append
+        sent_add, sentbk_add = self.b_sent.append, self.b_sent_bk.append
+        bounced_add, bouncedbk_add = self.b_bounced.append, self.b_bounced_bk.append
+        reason_add = self.b_reasons.append
         slow_next = iter(slowq).__next__
         live = flows._live
         get, pop = live.get, live.pop
@@ -614,15 +619,19 @@ class _Run:
                     records.append(("Q", key, ts, m[_VI_SENDER], int(m[_VI_SIZE])))
                 elif k == V_DELIVERY:                    # counted here, its flow part recorded
                     row = _VDROW(m)
-                    drow_add(row)
                     minute = st._cur
                     if minute is None or minute.minute != int(ts // 60):
                         minute = minute_of(ts)
-                    dbk_add(minute)
                     status = row[3]
                     if status == "sent":
+                        sent_add(row)
+                        sentbk_add(minute)
                         records.append(("T" if _forwarded(row[4]) else "S", key, ts))
                     else:
+                        reason_add((minute, status, row[4]))
+                        if status == "bounced":
+                            bounced_add(row)
+                            bouncedbk_add(minute)
                         records.append(("D" if status == "deferred" else "T", key, ts))
                 elif k == V_CLIENT:                      # counted here, the origin recorded
                     minute = minute_of(ts)
@@ -665,18 +674,24 @@ class _Run:
                 continue
             if k == V_DELIVERY:
                 row = _VDROW(m)                         # (to, relay, delay, status, rest)
-                drow_add(row)
                 minute = st._cur                        # every delivery's minute (LogStats.add)
                 if minute is None or minute.minute != int(ts // 60):
                     minute = minute_of(ts)
-                dbk_add(minute)
                 status = row[3]
                 if status == "sent":
+                    sent_add(row)
+                    sentbk_add(minute)
                     if fl.size and not (_FWD in row[4] and _forwarded(row[4])):
                         bsum += fl.size
-                elif status == "deferred" and not fl.deferred:
-                    fl.deferred = True
-                    ndef += 1
+                    continue
+                reason_add((minute, status, row[4]))
+                if status == "deferred":
+                    if not fl.deferred:
+                        fl.deferred = True
+                        ndef += 1
+                elif status == "bounced":
+                    bounced_add(row)
+                    bouncedbk_add(minute)
                 continue
             if k == V_CLIENT:
                 minute = st._cur                        # every client= line's minute (LogStats.add)
@@ -713,7 +728,8 @@ class _Run:
             t["deferred"] += ndef
         if srows:
             self._count_senders(srows)
-        if len(self.b_drows) > BATCH_MAX or len(self.b_rej) > BATCH_MAX or len(self.b_login) > BATCH_MAX:
+        if len(self.b_sent) > BATCH_MAX or len(self.b_reasons) > BATCH_MAX or len(self.b_rej) > BATCH_MAX \
+                or len(self.b_login) > BATCH_MAX:
             self._flush_batch()
         return True
 
@@ -721,10 +737,8 @@ class _Run:
         """The chunk reader's deliveries, NOQUEUE rejects and Dovecot logins of the last chunks, counted
         (any order gives the same: counters, minute buckets, histograms)."""
         st = self.stats
-        if self.b_drows:
-            self._count_deliveries(self.b_drows, self.b_dbk)
-            self.b_drows.clear()
-            self.b_dbk.clear()
+        if self.b_sent or self.b_reasons:
+            self._count_deliveries()
         if self.b_rej:
             rkeys = self.rejects
             t, all_counts, reasons = st._t, st.all_counts, st.reasons
@@ -788,55 +802,46 @@ class _Run:
             sending_domains[dom] += c
             senders[addr] += c
 
-    def _count_deliveries(self, drows: list[tuple], dbk: list) -> None:
-        """``LogStats._delivery`` for deliveries ``(to, relay, delay, status, rest)`` in minute buckets
-        ``dbk`` but what the flows count (bytes delivered, deferred once): sent and bounced ones by
-        ``_count_final``; deferrals and bounces per distinct (minute, status, rest)."""
+    def _count_deliveries(self) -> None:
+        """``LogStats._delivery`` for the waiting deliveries (sorted by status in the loop), but what the
+        flows count (bytes delivered, deferred once): sent and bounced ones by ``_count_final``;
+        deferrals and bounces per distinct (minute, status, rest). Empties the batches."""
         st = self.stats
         t, all_counts = st._t, st.all_counts
-        statuses = list(map(_I3, drows))
-        fwd = _FWD in "\n".join(map(_I4, drows))
-        n = len(statuses)
-        sc = Counter(statuses)
-        nsent = sc["sent"]
-        if nsent == n and not fwd:
-            self._count_final(dbk, drows, True)
-            return
-        if nsent:
-            smask = list(map("sent".__eq__, statuses))
-            srows = list(compress(drows, smask))
-            sbk = list(compress(dbk, smask))
-            if fwd:
-                keep = [not _forwarded(r[4]) for r in srows]
+        rows, bks = self.b_sent, self.b_sent_bk
+        if rows:
+            if _FWD in "\n".join(map(_I4, rows)):
+                keep = [not _forwarded(r[4]) for r in rows]
                 nf = keep.count(False)
                 if nf:
                     t["forwarded"] += nf
-                    srows = list(compress(srows, keep))
-                    sbk = list(compress(sbk, keep))
-            if srows:
-                self._count_final(sbk, srows, True)
-        if nsent == n:
-            return
-        if sc["bounced"]:
-            bmask = list(map("bounced".__eq__, statuses))
-            self._count_final(list(compress(dbk, bmask)), list(compress(drows, bmask)), False)
-        norm = st._norm
-        reasons = st.reasons
-        nmask = list(map("sent".__ne__, statuses))
-        for (minute, status, rest), c in Counter(zip(compress(dbk, nmask), compress(statuses, nmask),
-                                                     map(_I4, compress(drows, nmask)), strict=True)).items():
-            if status != "deferred" and status != "bounced":
-                continue
-            reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
-            if status == "deferred":
-                t["deferrals"] += c
-            else:
-                t["bounced"] += c
-            minute.c[status] += c
-            all_counts[status] += c
-            rkey = (status, norm(reason))
-            minute.reasons[rkey] += c
-            reasons[rkey] += c
+                    rows = list(compress(rows, keep))
+                    bks = list(compress(bks, keep))
+            if rows:
+                self._count_final(bks, rows, True)
+            self.b_sent.clear()
+            self.b_sent_bk.clear()
+        if self.b_bounced:
+            self._count_final(self.b_bounced_bk, self.b_bounced, False)
+            self.b_bounced.clear()
+            self.b_bounced_bk.clear()
+        if self.b_reasons:
+            norm = st._norm
+            reasons = st.reasons
+            for (minute, status, rest), c in Counter(self.b_reasons).items():
+                if status != "deferred" and status != "bounced":
+                    continue
+                reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
+                if status == "deferred":
+                    t["deferrals"] += c
+                else:
+                    t["bounced"] += c
+                minute.c[status] += c
+                all_counts[status] += c
+                rkey = (status, norm(reason))
+                minute.reasons[rkey] += c
+                reasons[rkey] += c
+            self.b_reasons.clear()
 
     def _count_final(self, bks: list, rows: list[tuple], sent: bool) -> None:
         """Final deliveries ``(to, relay, delay text, ...)`` in minute buckets ``bks``: what
