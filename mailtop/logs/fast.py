@@ -257,6 +257,7 @@ _VDROW = itemgetter(_GV["to"], _GV["relay"], _GV["delay"], _GV["status"], _GV["r
 _SLOWM = dict.fromkeys(range(len(_GV) + 1), "")    # stands in for a full-parser line's match
 _SLOWM[_GV["name"]] = None
 _LASTINDEX = attrgetter("lastindex")
+_SECONDS = {f":{i:02d}": i for i in range(61)}   # what LineParser._classic_ts accepts after the minute
 _S15 = itemgetter(slice(0, 15))
 _FWD = "forwarded as "
 
@@ -445,9 +446,9 @@ class _Run:
             if ts is None:
                 # LineParser._classic_ts when the minute is known (its checks, its cache entry)
                 base = min_cache.get(key[:12])
-                ss = key[13:15]
-                if base is not None and key[12:13] == ":" and ss.isdigit() and ss.isascii() and int(ss) <= 60:
-                    ts = base + int(ss)
+                ss = _SECONDS.get(key[12:15])           # ":00" .. ":60" (ASCII digits, at most 60)
+                if base is not None and ss is not None:
+                    ts = base + ss
                     if len(tscache) > 4096:
                         tscache.clear()
                     tscache[key] = ts
