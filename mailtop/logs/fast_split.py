@@ -45,7 +45,7 @@ from typing import Any
 from mailtop.logs import fast as F
 from mailtop.logs import parse as P
 from mailtop.logs import stats as S
-from mailtop.logs.follow import iter_line_batches
+from mailtop.logs.follow import Bounded, iter_line_batches
 
 __all__ = ["SPLIT_MIN_BYTES", "can_split", "split_point", "read_split"]
 
@@ -93,27 +93,10 @@ def split_point(path: Any, fraction: float = SPLIT_FRACTION, near: int | None = 
     return at if at < size else 0
 
 
-class _Limited:
-    """The first ``limit`` bytes of a binary file."""
-
-    def __init__(self, fh: Any, limit: int) -> None:
-        self.fh = fh
-        self.left = limit
-
-    def read(self, n: int = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        if n < 0 or n > self.left:
-            n = self.left
-        data = self.fh.read(n)
-        self.left -= len(data)
-        return data
-
-
 def _batches(path: Any, start: int, end: int | None) -> Iterator[tuple[list[str], bool]]:
     with open(path, "rb") as fh:
         fh.seek(start)
-        src = fh if end is None else _Limited(fh, end - start)
+        src = fh if end is None else Bounded(fh, end - start)
         yield from iter_line_batches(src, F.REPORT_CHUNK)
 
 
@@ -124,7 +107,7 @@ def _prescan(path: Any, end: int) -> bytearray:
     findall = _PRESCAN.findall
     tail = b""
     with open(path, "rb") as fh:
-        src = _Limited(fh, end)
+        src = Bounded(fh, end)
         while True:
             data = src.read(F.REPORT_CHUNK)
             if not data:

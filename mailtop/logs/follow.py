@@ -42,7 +42,7 @@ from mailtop.logs.parse import MAX_LINE, LineParser, LogEvent
 
 __all__ = [
     "FileFollower", "MailLogFollower", "JournalFollower", "ChangeWaiter", "read_lines", "journal_entry_to_line",
-    "iter_text_lines", "iter_line_batches", "read_line_batches",
+    "iter_text_lines", "iter_line_batches", "read_line_batches", "Bounded",
 ]
 
 CHUNK = 1 << 20
@@ -437,6 +437,24 @@ class MailLogFollower:
 
 
 # ----------------------------------------------------------------------------- whole files
+
+
+class Bounded:
+    """The next ``size`` bytes of a binary file from its current position, as a file-like ``read``:
+    a part of a log for the line iterators below (a window of it, one process's share of a report)."""
+
+    __slots__ = ("fh", "left")
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh = fh
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self.fh.read(self.left if n < 0 else min(n, self.left))
+        self.left -= len(data)
+        return data
 
 
 def iter_text_lines(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX_LINE) -> Iterator[list[str]]:

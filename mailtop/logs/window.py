@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
-from mailtop.logs.follow import iter_text_lines
+from mailtop.logs.follow import Bounded, iter_text_lines
 
 CHUNK = 256 * 1024
 MAX_BYTES = 64 * 1024 * 1024
@@ -72,25 +72,10 @@ def window_start(fh: BinaryIO, since: float, ts_of: Callable[[str], float], end:
     return end
 
 
-class _Slice:
-    """``fh`` from its current position for ``size`` bytes (a file-like ``read``)."""
-
-    def __init__(self, fh: BinaryIO, size: int) -> None:
-        self.fh = fh
-        self.left = size
-
-    def read(self, n: int = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        data = self.fh.read(self.left if n < 0 else min(n, self.left))
-        self.left -= len(data)
-        return data
-
-
 def window_lines(fh: BinaryIO, start: int, end: int, chunk: int = CHUNK) -> Iterator[list[str]]:
     """The lines between the offsets ``start`` and ``end`` (``end`` just after a newline), in lists."""
     fh.seek(start)
-    yield from iter_text_lines(_Slice(fh, end - start), chunk)  # type: ignore[arg-type]
+    yield from iter_text_lines(Bounded(fh, end - start), chunk)  # type: ignore[arg-type]
 
 
 def events_since(parser: Any, batches: Iterable[list[str]], cutoff: float) -> Iterator[Any]:
