@@ -9,52 +9,19 @@ logs, on lines built to hit every branch, and on mutated real lines (hypothesis)
 from __future__ import annotations
 
 import gzip
-import importlib.util
-import io
-import os
 import random
-import time
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from logfast import CAPTURES, DATA, MTIME
+from logfast import gen_log as _gen
+from logfast import same_report as _same
+from logfast import write_log as _write
 
 from mailtop.logs import fast
-from mailtop.logs.command import report_data, summarize, summarize_events
+from mailtop.logs.command import summarize, summarize_events
 from mailtop.logs.parse import LineParser
-
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "tests" / "data" / "logs"
-CAPTURES = sorted(DATA.glob("*.log"))
-MTIME = time.mktime((2025, 11, 26, 0, 0, 0, 0, 0, -1))
-
-
-def _gen(lines: int, seed: int, name: str = "postfix-lab") -> str:
-    spec = importlib.util.spec_from_file_location("gen_maillog", REPO / "tests" / "bench" / "gen_maillog.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = io.StringIO()
-    mod.Gen(out, lines, seed, name).run()
-    return out.getvalue()
-
-
-def _same(paths: list[Path], names: tuple[str, ...] = (), max_flows: int = 100_000) -> dict:
-    ref = report_data(summarize_events(paths, names, max_flows=max_flows), top=50)
-    got = report_data(summarize(paths, names, max_flows=max_flows), top=50)
-    for key in ref:
-        assert got[key] == ref[key], key
-    assert got == ref
-    return got
-
-
-def _write(tmp_path: Path, name: str, text: str | bytes) -> Path:
-    p = tmp_path / name
-    if isinstance(text, str):
-        text = text.encode("utf-8", "surrogateescape")
-    p.write_bytes(text)
-    os.utime(p, (MTIME, MTIME))
-    return p
 
 
 def test_identical_on_every_committed_capture(tmp_path: Path):

@@ -12,38 +12,26 @@ unknown lines and invalid UTF-8 among them, and the two-process split.
 
 from __future__ import annotations
 
-import os
 import random
-import time
 from functools import reduce
 from operator import add
 from pathlib import Path
 
 import pytest
+from logfast import MTIME
+from logfast import same_report as _same
+from logfast import write_log as _write
 
 from mailtop.logs import fast, fast_split
-from mailtop.logs.command import report_data, summarize, summarize_events
+from mailtop.logs.command import report_data, summarize_events
 from mailtop.logs.parse import LineParser
 
-MTIME = time.mktime((2025, 11, 26, 0, 0, 0, 0, 0, -1))
 # 1e16 + 1 + 1 is 1e16 added one by one, 1e16 + 2 with the ones first: the sums see the order
 DELAYS = ["1e16", "1", "1", "0.1", "0.2", "0.3", "7", "abc", "nan", "inf", "2.5", "1e16", "0.01", "1"]
 
 
-def _write(tmp_path: Path, name: str, raw: bytes) -> Path:
-    p = tmp_path / name
-    p.write_bytes(raw)
-    os.utime(p, (MTIME, MTIME))
-    return p
 
 
-def _same(paths: list[Path], names: tuple[str, ...] = ()) -> dict:
-    ref = report_data(summarize_events(paths, names), top=50)
-    got = report_data(summarize(paths, names), top=50)
-    for key in ref:
-        assert got[key] == ref[key], key
-    assert got == ref
-    return got
 
 
 def _deliveries(n: int, seed: int, relays: int = 4, domains: int = 6) -> bytes:

@@ -12,9 +12,6 @@ chunks are counted together, and check that they were.
 
 from __future__ import annotations
 
-import importlib.util
-import io
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,31 +19,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from logfast import CAPTURES, MTIME
+from logfast import gen_log as _gen
+from logfast import write_log as _write
 
 from mailtop.logs import fast, fast_split
 from mailtop.logs.command import report_data, summarize, summarize_events
-
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "tests" / "data" / "logs"
-CAPTURES = sorted(DATA.glob("*.log"))
-MTIME = time.mktime((2025, 11, 26, 0, 0, 0, 0, 0, -1))
-
-
-def _gen(lines: int, seed: int, name: str = "postfix-lab") -> str:
-    spec = importlib.util.spec_from_file_location("gen_maillog", REPO / "tests" / "bench" / "gen_maillog.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = io.StringIO()
-    mod.Gen(out, lines, seed, name).run()
-    return out.getvalue()
-
-
-def _write(tmp_path: Path, name: str, text: str | bytes) -> Path:
-    p = tmp_path / name
-    p.write_bytes(text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
-    os.utime(p, (MTIME, MTIME))
-    return p
 
 
 def _state(stats) -> dict:  # noqa: ANN001
