@@ -34,6 +34,13 @@ async def test_a_broken_worker_is_reported_with_its_error_and_restarted(plain_co
     assert worker.proc is None
 
 
+async def _close(sources) -> None:  # noqa: ANN001
+    """Stop the worker processes behind ``sources`` (as the app's Poller does when it quits)."""
+    for src in sources:
+        if src.owner is not None and hasattr(src.owner, "close"):
+            await src.owner.close()
+
+
 async def test_log_worker_sends_display_lines_and_traces(lab_config):
     worker = LogWorker(lab_config)
     try:
@@ -79,9 +86,7 @@ async def test_health_checks_run_in_one_niced_worker_process_with_the_same_findi
             nices.append(int(stat[stat.rindex(")") + 2:].split()[16]))
         assert os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE in nices, nices  # the checks' event loop
     finally:
-        for src in sources:
-            if src.owner is not None and hasattr(src.owner, "close"):
-                await src.owner.close()
+        await _close(sources)
     assert not worker.alive
 
 
@@ -104,9 +109,7 @@ async def test_the_logs_check_comes_from_the_log_worker_with_the_findings_of_a_f
         assert [(f.id, f.status, f.summary) for f in live.findings] == \
             [(f.id, f.status, f.summary) for f in here.findings]
     finally:
-        for s in sources:
-            if s.owner is not None and hasattr(s.owner, "close"):
-                await s.owner.close()
+        await _close(sources)
 
 
 async def test_the_queue_check_comes_from_the_queue_worker_with_the_findings_of_a_fresh_read(lab_config):
@@ -132,6 +135,4 @@ async def test_the_queue_check_comes_from_the_queue_worker_with_the_findings_of_
         assert [(f.id, f.status, f.summary) for f in live.findings] == \
             [(f.id, f.status, f.summary) for f in here.findings]
     finally:
-        for s in sources:
-            if s.owner is not None and hasattr(s.owner, "close"):
-                await s.owner.close()
+        await _close(sources)
