@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,12 @@ import pytest
 from mailtop.config import Config, load_config
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Helper modules shared by test files (tests/helpers/logfast.py) are imported by name. Not a conftest in
+# tests/unit: the last conftest pytest loads is the one `from conftest import ...` (tests/tui) then finds.
+_HELPERS = str(REPO / "tests" / "helpers")
+if _HELPERS not in sys.path:
+    sys.path.append(_HELPERS)
 
 
 def lab_dir() -> Path:
