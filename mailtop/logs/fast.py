@@ -273,6 +273,14 @@ PEND_MAX = 256
 # The chunk reader's deliveries (and rejects, logins) are counted every this many rows: fewer fixed
 # costs per chunk (~75 deliveries in 64 KiB), little memory waiting (~0.3 MB).
 BATCH_MAX = 256
+# The caches of the report (text -> what it means: addresses, clients, senders, reasons, delays) are
+# emptied past CACHE_MAX entries; _count_final's histogram counters are folded past FOLD_KEYS keys. A
+# real log has tens of thousands of distinct senders, recipients, clients and reasons, most seen a
+# few times: large caches hold megabytes (twice with two processes) for few hits.
+CACHE_MAX = 2048
+ADDR_CACHE = CACHE_MAX
+REASON_CACHE = CACHE_MAX
+FOLD_KEYS = 20000
 DELIVERY = P.DELIVERY
 
 
@@ -354,8 +362,7 @@ class _Run:
         self.fresh: set[str] = set()        # flow keys removed in this part: known from then on
         self.records: list[tuple] = []
         self.unsupported = False
-        # _feed_vector's final deliveries, counted per distinct key (_count_final, _fold)
-        self.c_to: Counter[str] = Counter()
+        # _feed_vector's final deliveries' delays, counted per distinct key (_count_final, _fold)
         # _feed_vector's rows waiting to be counted together (_flush_batch)
         self.b_sent: list[tuple] = []      # sent deliveries (to, relay, delay, status, rest) ...
         self.b_sent_bk: list = []          # ... and their minute buckets
@@ -369,6 +376,7 @@ class _Run:
         self.c_dom: Counter[tuple[str, str]] = Counter()
         self.origins: dict[str, str] = {}   # client= text -> where the message came from (smtpd, postscreen)
         self.rejects: dict[tuple[bool, str], tuple[str, str]] = {}  # (cleanup?, NOQUEUE reject text) -> reason key
+        self.reason_keys: dict[tuple[str, str], tuple[str, str]] = {}   # (status, delivery's rest) -> reason key
 
     def _name(self, parser: P.LineParser, name: str) -> tuple:
         """A syslog tag name -> (instance, service, flow key prefix, counted) for Postfix; ``None`` for
@@ -640,7 +648,7 @@ class _Run:
                         client = m[_VI_CLIENT]
                         dom = origin.get(client)
                         if dom is None:
-                            if len(origin) > 10000:
+                            if len(origin) > CACHE_MAX:
                                 origin.clear()
                             dom = origin[client] = origin_of(client)
                         nrec += 1
@@ -702,7 +710,7 @@ class _Run:
                     client = m[_VI_CLIENT]
                     dom = origin.get(client)
                     if dom is None:
-                        if len(origin) > 10000:
+                        if len(origin) > CACHE_MAX:
                             origin.clear()
                         dom = origin[client] = origin_of(client)
                     fl.received = dom
@@ -754,7 +762,7 @@ class _Run:
                         rm = P._REJECT_SMTPD.match(reason)
                         if rm is not None:
                             reason = rm.group("reason")
-                    if len(rkeys) > 10000:
+                    if len(rkeys) > CACHE_MAX:
                         rkeys.clear()
                     rkey = rkeys[pair] = ("rejected", st._norm(reason))
                 minute.c["rejected"] += c
@@ -779,7 +787,7 @@ class _Run:
         domains = self.domains
         dom = domains.get(client)
         if dom is None:
-            if len(domains) > 10000:
+            if len(domains) > CACHE_MAX:
                 domains.clear()
             dom = domains[client] = gimme_domain(client)
         return dom
@@ -794,7 +802,7 @@ class _Run:
             na = sender_of.get(sender)
             if na is None:
                 addr = _norm_addr(sender) if sender else "from=<>"
-                if len(sender_of) > 10000:
+                if len(sender_of) > CACHE_MAX:
                     sender_of.clear()
                 na = sender_of[sender] = (addr, _addr_domain(addr))
             addr, dom = na
@@ -829,17 +837,22 @@ class _Run:
         if self.b_reasons:
             norm = st._norm
             reasons = st.reasons
+            rkeys = self.reason_keys
+            if len(rkeys) > REASON_CACHE:
+                rkeys.clear()
             for (minute, status, rest), c in Counter(self.b_reasons).items():
                 if status != "deferred" and status != "bounced":
                     continue
-                reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
+                rkey = rkeys.get((status, rest))
+                if rkey is None:
+                    reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
+                    rkey = rkeys[(status, rest)] = (status, norm(reason))
                 if status == "deferred":
                     t["deferrals"] += c
                 else:
                     t["bounced"] += c
                 minute.c[status] += c
                 all_counts[status] += c
-                rkey = (status, norm(reason))
                 minute.reasons[rkey] += c
                 reasons[rkey] += c
             self.b_reasons.clear()
@@ -847,43 +860,49 @@ class _Run:
     def _count_final(self, bks: list, rows: list[tuple], sent: bool) -> None:
         """Final deliveries ``(to, relay, delay text, ...)`` in minute buckets ``bks``: what
         ``LogStats._delivery`` counts for sent ones (``sent``) and ``_final_delay`` for both. The
-        recipients and the histograms are counted in C into counters of distinct keys (recipient;
-        delay text; (relay, text); (recipient, text)), turned into ``LogStats``' counters by
-        ``_fold`` at the end of the input; each minute's (delay, relay, domain) list gets its rows."""
+        recipients are counted in C (``Counter.update`` of their normalised forms, known per distinct
+        address); the histograms into counters of distinct keys (delay text; (relay, text); (recipient
+        domain, text)), turned into ``LogStats``' histograms by ``_fold`` when they grow large and at the
+        end of the input; each minute's (delay, relay, domain) list gets its rows."""
         st = self.stats
         tos = list(map(_FIRST, rows))
         addrs = self.addrs
-        if len(addrs) > 10000:
+        if len(addrs) > ADDR_CACHE:
             addrs.clear()
         for to in set(tos):
             if to not in addrs:
                 addr = _norm_addr(to)
+                if addr == to:
+                    addr = to                   # one string object for both (memory)
                 i = addr.find("@")
                 addrs[to] = (addr, addr[i + 1:] if i > 0 else addr)
+        nas = list(map(addrs.__getitem__, tos))
+        doms = list(map(_SECOND, nas))
         if sent:
             n = len(rows)
             st._t["delivered"] += n
             st.all_counts["delivered"] += n
             for b, c in Counter(bks).items():
                 b.c["delivered"] += c
-            self.c_to.update(tos)
+            st.recipients.update(map(_FIRST, nas))
+            st.recipient_domains.update(doms)
         texts = list(map(_I2, rows))
         dmap = self._delay_map(texts)
         if None in dmap.values():                  # delays that are no number: not counted
             keep = list(map(dmap.__getitem__, texts))
             rows = list(compress(rows, keep))
             bks = list(compress(bks, keep))
-            tos = list(compress(tos, keep))
+            doms = list(compress(doms, keep))
             texts = list(compress(texts, keep))
             if not rows:
                 return
         relays = list(map(_SECOND, rows))
         self.c_text.update(texts)
         self.c_relay.update(zip(relays, texts, strict=True))
-        self.c_dom.update(zip(tos, texts, strict=True))
-        get = addrs.__getitem__
-        samples = list(zip(map(_FIRST, map(dmap.__getitem__, texts)), relays, map(_SECOND, map(get, tos)),
-                           strict=True))
+        self.c_dom.update(zip(doms, texts, strict=True))
+        samples = list(zip(map(_FIRST, map(dmap.__getitem__, texts)), relays, doms, strict=True))
+        if len(self.c_relay) + len(self.c_dom) > FOLD_KEYS:
+            self._fold()
         first = bks[0]
         if bks.count(first) == len(bks):
             first.delays.extend(samples)
@@ -895,38 +914,15 @@ class _Run:
             at += n
 
     def _fold(self) -> None:
-        """``_count_final``'s counters of distinct keys into ``LogStats`` (per distinct key)."""
+        """``_count_final``'s counters of distinct keys into ``LogStats``' histograms (per distinct key)."""
         st = self.stats
-        if self.c_to:
-            recipients, recipient_domains = st.recipients, st.recipient_domains
-            addrs = self.addrs
-            for to, c in self.c_to.items():
-                na = addrs.get(to)
-                if na is None:
-                    addr = _norm_addr(to)
-                    i = addr.find("@")
-                    na = (addr, addr[i + 1:] if i > 0 else addr)
-                recipients[na[0]] += c
-                recipient_domains[na[1]] += c
-            self.c_to.clear()
         if not self.c_text:
             return
         dmap = self._delay_map(self.c_text)
         _hist_counts(st.hist_all, [(dmap[k], c) for k, c in self.c_text.items()])
-        tdom: dict[str, str] = {}
-        for hists, counts, dom in ((st.hist_relay, self.c_relay, False), (st.hist_domain, self.c_dom, True)):
+        for hists, counts in ((st.hist_relay, self.c_relay), (st.hist_domain, self.c_dom)):
             per: dict[str, list] = {}
             for (k, text), c in counts.items():
-                if dom:
-                    d = tdom.get(k)
-                    if d is None:
-                        na = self.addrs.get(k)
-                        if na is None:
-                            addr = _norm_addr(k)
-                            i = addr.find("@")
-                            na = (addr, addr[i + 1:] if i > 0 else addr)
-                        d = tdom[k] = na[1]
-                    k = d
                 lst = per.get(k)
                 if lst is None:
                     lst = per[k] = []
@@ -1096,7 +1092,7 @@ class _Run:
                             client = client[:c]
                         dom = domains.get(client)
                         if dom is None:
-                            if len(domains) > 10000:
+                            if len(domains) > CACHE_MAX:
                                 domains.clear()
                             dom = domains[client] = gimme_domain(client)
                         records.append(("C", fkey, ts, dom))
@@ -1168,7 +1164,7 @@ class _Run:
                         na = sender_of.get(sender)
                         if na is None:
                             addr = _norm_addr(sender) if sender else "from=<>"
-                            if len(sender_of) > 10000:
+                            if len(sender_of) > CACHE_MAX:
                                 sender_of.clear()
                             na = sender_of[sender] = (addr, _addr_domain(addr))
                         addr, dom = na
@@ -1192,7 +1188,7 @@ class _Run:
                         all_counts["received"] += 1
                         dom = domains.get(client)
                         if dom is None:
-                            if len(domains) > 10000:
+                            if len(domains) > CACHE_MAX:
                                 domains.clear()
                             dom = domains[client] = gimme_domain(client)
                         fl.received = dom
@@ -1222,7 +1218,7 @@ class _Run:
             if na is None:
                 addr = _norm_addr(to)
                 i = addr.find("@")
-                if len(addrs) > 10000:
+                if len(addrs) > CACHE_MAX:
                     addrs.clear()
                 na = addrs[to] = (addr, addr[i + 1:] if i > 0 else addr)
             toaddr[to], todom[to] = na
@@ -1268,7 +1264,7 @@ class _Run:
                 else:
                     d += 0.0
                     db = (d, _bucket(d), delay_us(d)) if -_INF < d < _INF else None
-                if len(delays) > 10000:
+                if len(delays) > CACHE_MAX:
                     delays.clear()
                 delays[text] = db
             dmap[text] = db

@@ -94,6 +94,28 @@ def test_generated_logs_are_counted_together_with_the_one_pass_state(tmp_path: P
     assert data["totals"]["deferred"] > 50 and data["extra"]["logins"] > 50
 
 
+def test_small_caches_and_early_folds_give_the_same_state(tmp_path: Path, taken: Counter,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    """The caches emptied when full and the histogram counters folded when large (a real log's many
+    senders, recipients, relays and reasons) change nothing: here every few chunks."""
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 4096)
+    for name in ("CACHE_MAX", "ADDR_CACHE", "REASON_CACHE"):
+        monkeypatch.setattr(fast, name, 7)
+    monkeypatch.setattr(fast, "FOLD_KEYS", 10)
+    folds = Counter()
+    real_fold = fast._Run._fold
+
+    def fold(self):  # noqa: ANN001, ANN202
+        folds["n"] += 1
+        return real_fold(self)
+
+    monkeypatch.setattr(fast._Run, "_fold", fold)
+    p = _write(tmp_path, "gen.log", _gen(12_000, seed=21))
+    data = _same([p])
+    assert taken["vector"] > 5 * taken["declined"] and folds["n"] > 5
+    assert len(data["top_recipients"]) > 20
+
+
 def test_the_full_parsers_lines_inside_counted_chunks(tmp_path: Path, taken: Counter,
                                                       monkeypatch: pytest.MonkeyPatch):
     """Pickups, expiries, warnings with a queue ID, auth failures, fractional stamps, other
