@@ -793,23 +793,27 @@ class _Run:
         return dom
 
     def _count_senders(self, srows: list[tuple[str, str, int]]) -> None:
-        """``LogStats._queued`` for a message's first ``from=`` line with an origin: ``(from=, origin, size)``."""
+        """``LogStats._queued`` for a message's first ``from=`` line with an origin: ``(from=, origin, size)``.
+        Each distinct sender is normalised once (cached); the counting is done in C."""
         st = self.stats
         sender_of = self.senders
-        senders, sending_domains = st.senders, st.sending_domains
         st._t["bytes_received"] += sum(map(_I2, srows))
-        for (sender, received), c in Counter(map(_I01, srows)).items():
-            na = sender_of.get(sender)
-            if na is None:
-                addr = _norm_addr(sender) if sender else "from=<>"
-                if len(sender_of) > CACHE_MAX:
-                    sender_of.clear()
-                na = sender_of[sender] = (addr, _addr_domain(addr))
-            addr, dom = na
-            if dom is None or not dom:
-                dom = addr if received == "pickup" else received
-            sending_domains[dom] += c
-            senders[addr] += c
+        ss = list(map(_FIRST, srows))
+        if len(sender_of) > CACHE_MAX:
+            sender_of.clear()
+        for sender in set(ss).difference(sender_of):
+            addr = _norm_addr(sender) if sender else "from=<>"
+            if addr == sender:
+                addr = sender                   # one string object for both (memory)
+            sender_of[sender] = (addr, _addr_domain(addr) or None)
+        nas = list(map(sender_of.__getitem__, ss))
+        st.senders.update(map(_FIRST, nas))
+        doms = list(map(_SECOND, nas))
+        if None in doms:                        # no domain: the origin's (or the address, for pickup)
+            for i in _positions(doms, None):
+                received = srows[i][1]
+                doms[i] = nas[i][0] if received == "pickup" else received
+        st.sending_domains.update(doms)
 
     def _count_deliveries(self) -> None:
         """``LogStats._delivery`` for the waiting deliveries (sorted by status in the loop), but what the
@@ -1166,7 +1170,7 @@ class _Run:
                             addr = _norm_addr(sender) if sender else "from=<>"
                             if len(sender_of) > CACHE_MAX:
                                 sender_of.clear()
-                            na = sender_of[sender] = (addr, _addr_domain(addr))
+                            na = sender_of[sender] = (addr, _addr_domain(addr) or None)
                         addr, dom = na
                         if dom is None or not dom:
                             dom = addr if flow.received == "pickup" else flow.received
