@@ -1,0 +1,501 @@
+/* The report's chunk reader, first step, in C: what ``fast._LINE_V.match`` gives for each line.
+ *
+ * ``scan(lines) -> (ms, ks, stamps)``: for each line, ``ms[i]`` holds the values of the pattern's
+ * groups (a tuple indexed by group number, as ``m[i]`` of a match object; index 0 unused) and
+ * ``ks[i]`` its ``lastindex``; ``stamps[i]`` is ``line[:15]``. Only lines of printable ASCII whose
+ * kind is one of the common ones (a delivery, ``from=<..>, size=``, ``client=``, ``message-id=``, a
+ * bounce notice, ``removed``, ``NOQUEUE: reject:``, a line that only counts, a Dovecot line of a
+ * service that is not ``*-login``) are read here, and only when the pattern's first path through
+ * its alternatives and quantifiers matches: a regular expression returns the first path that
+ * matches, in a fixed order (alternatives left to right, greedy quantifiers longest first, optional
+ * groups taken first), so where the path followed here is the pattern's first path and it matches,
+ * the pattern's match is this one. Every other line (another kind, a path that fails here, a
+ * character outside printable ASCII) gets the pattern's own match object (``pattern.match(line)``).
+ * tests/unit/test_log_linescan.py compares both on every line of the lab captures, generated logs
+ * and mutated lines.
+ *
+ * ``configure(pattern)`` reads the group numbers from ``pattern.groupindex`` first.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+static Py_ssize_t NGROUPS = 0;
+static Py_ssize_t G_NAME, G_QID, G_TO, G_RELAY, G_DELAY, G_STATUS, G_REST, G_SENDER, G_SIZE, G_CLIENT,
+    G_FEED, G_REMOVED, G_RJ, G_PLAIN, G_DOVECOT;
+static PyObject *MATCH = NULL;      /* pattern.match */
+static PyObject *EMPTY = NULL;      /* "" */
+static PyObject *DOVECOT_T = NULL;  /* the groups of every Dovecot line read here */
+static PyObject *KINDS[8];          /* lastindex objects */
+
+enum { K_DELIVERY, K_QUEUED, K_CLIENT, K_FEED, K_REMOVED, K_REJECT, K_PLAIN, K_DOVECOT };
+
+static inline int is_hex(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
+
+static inline int is_safe52(unsigned char c) {
+    /* [0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]: digits and letters but vowels */
+    if (c >= '0' && c <= '9') return 1;
+    if (c >= 'A' && c <= 'Z') return c != 'A' && c != 'E' && c != 'I' && c != 'O' && c != 'U';
+    if (c >= 'a' && c <= 'z') return c != 'a' && c != 'e' && c != 'i' && c != 'o' && c != 'u';
+    return 0;
+}
+
+static inline int is_safe51(unsigned char c) { return c != 'z' && is_safe52(c); }
+
+static inline int is_word(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static inline int starts(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, const char *lit, Py_ssize_t len) {
+    return i + len <= n && memcmp(s + i, lit, (size_t)len) == 0;
+}
+#define STARTS(i, lit) starts(s, n, (i), (lit), (Py_ssize_t)(sizeof(lit) - 1))
+
+static inline int colon_space(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
+    return i + 1 < n && s[i] == ':' && s[i + 1] == ' ';
+}
+
+/* _QID followed by ": " at p: its length, or 0. [0-9A-F]{6,21} first, then
+ * [safe52]{10,11}z[safe51]{1,12} (11 first). At most one of them can be followed by ": ". */
+static Py_ssize_t qid_len(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
+    Py_ssize_t h = 0;
+    while (p + h < n && h <= 21 && is_hex(s[p + h])) h++;
+    if (h >= 6 && h <= 21 && colon_space(s, n, p + h)) return h;
+    for (Py_ssize_t j = 11; j >= 10; j--) {
+        if (p + j >= n) continue;
+        Py_ssize_t k = 0;
+        while (k < j && is_safe52(s[p + k])) k++;
+        if (k < j || s[p + j] != 'z') continue;
+        Py_ssize_t r = 0;
+        while (p + j + 1 + r < n && r <= 12 && is_safe51(s[p + j + 1 + r])) r++;
+        if (r >= 1 && r <= 12 && colon_space(s, n, p + j + 1 + r)) return j + 1 + r;
+    }
+    return 0;
+}
+
+/* _QID_ANY followed by ": " at p: (?:[0-9A-F]{6,}|[safe52]{10,}z) */
+static int qid_any(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
+    Py_ssize_t h = 0;
+    while (p + h < n && is_hex(s[p + h])) h++;
+    if (h >= 6 && colon_space(s, n, p + h)) return 1;
+    Py_ssize_t r = 0;
+    while (p + r < n && is_safe52(s[p + r])) r++;
+    return r >= 11 && s[p + r - 1] == 'z' && colon_space(s, n, p + r);
+}
+
+/* [^,]+ then ", " at i: the end of the run (the comma), or -1 */
+static inline Py_ssize_t field(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
+    const unsigned char *c = memchr(s + i, ',', (size_t)(n - i));
+    if (c == NULL) return -1;
+    Py_ssize_t e = c - s;
+    if (e == i || e + 1 >= n || s[e + 1] != ' ') return -1;
+    return e;
+}
+
+/* [^>]* then ">, " at i: the position of the '>', or -1 */
+static inline Py_ssize_t angle(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
+    const unsigned char *c = memchr(s + i, '>', (size_t)(n - i));
+    if (c == NULL) return -1;
+    Py_ssize_t e = c - s;
+    if (e + 2 >= n || s[e + 1] != ',' || s[e + 2] != ' ') return -1;
+    return e;
+}
+
+typedef struct {
+    int kind;
+    Py_ssize_t name0, name1, qid0, qid1;
+    Py_ssize_t a0, a1, b0, b1, c0, c1, d0, d1, e0, e1;   /* the kind's fields */
+} Parsed;
+
+/* 1 when the line is read here (its fields in *o), 0 when the pattern must read it */
+static int parse(const unsigned char *s, Py_ssize_t n, Parsed *o) {
+    if (n < 17 || s[15] != ' ') return 0;
+    Py_ssize_t p = 16, h = 16;
+    while (h < n && s[h] != ' ' && s[h] != ':') h++;
+    if (h == p || h >= n || s[h] != ' ') return 0;
+    p = h + 1;                                   /* after "host " */
+    if (STARTS(p, "dovecot: ")) {
+        Py_ssize_t q = p + 9, w = q;
+        while (w < n && (is_word(s[w]) || s[w] == '-')) w++;
+        if (w == q) return 0;
+        if (w - q >= 6 && memcmp(s + w - 6, "-login", 6) == 0) return 0;   /* logins: the pattern's */
+        q = w;
+        if (q < n && s[q] == '(') {
+            Py_ssize_t r = 0;
+            while (q + 1 + r < n && r <= 200 && s[q + 1 + r] != ')' && s[q + 1 + r] != ':') r++;
+            if (r <= 200 && q + 1 + r < n && s[q + 1 + r] == ')') q += r + 2;
+        }
+        if (q < n && s[q] == '<') {
+            Py_ssize_t d = 0;
+            while (q + 1 + d < n && d <= 20 && s[q + 1 + d] >= '0' && s[q + 1 + d] <= '9') d++;
+            if (d >= 1 && d <= 20 && q + 1 + d < n && s[q + 1 + d] == '>') q += d + 2;
+        }
+        if (q < n && s[q] == '<') {
+            Py_ssize_t d = 0;
+            while (q + 1 + d < n && d < 21 && s[q + 1 + d] >= '0' && s[q + 1 + d] <= '9') d++;
+            if (d < 21) {
+                Py_ssize_t r = 0;
+                while (q + 1 + r < n && s[q + 1 + r] != '>' && s[q + 1 + r] != ':') r++;
+                if (q + 1 + r < n && s[q + 1 + r] == '>') q += r + 2;
+            }
+        }
+        if (!colon_space(s, n, q)) return 0;
+        o->kind = K_DOVECOT;
+        return 1;
+    }
+    /* (?P<name>[^ \[]+)\[[0-9]{1,20}\]: */
+    Py_ssize_t e = p;
+    while (e < n && s[e] != ' ' && s[e] != '[') e++;
+    if (e == p || e >= n || s[e] != '[') return 0;
+    o->name0 = p;
+    o->name1 = e;
+    Py_ssize_t d = 0;
+    while (e + 1 + d < n && d <= 20 && s[e + 1 + d] >= '0' && s[e + 1 + d] <= '9') d++;
+    if (d < 1 || d > 20 || !starts(s, n, e + 1 + d, "]: ", 3)) return 0;
+    p = e + 1 + d + 3;                           /* the message */
+    Py_ssize_t ql = qid_len(s, n, p);
+    if (ql) {
+        Py_ssize_t i = p + ql + 2;
+        o->qid0 = p;
+        o->qid1 = p + ql;
+        if (STARTS(i, "to=<")) {
+            Py_ssize_t g = angle(s, n, i + 4);
+            if (g < 0) return 0;
+            o->a0 = i + 4;
+            o->a1 = g;                           /* to */
+            i = g + 3;
+            if (STARTS(i, "orig_to=<")) {
+                Py_ssize_t g2 = angle(s, n, i + 9);
+                if (g2 >= 0) i = g2 + 3;
+            }
+            if (!STARTS(i, "relay=")) return 0;
+            Py_ssize_t f = field(s, n, i + 6);
+            if (f < 0) return 0;
+            o->b0 = i + 6;
+            o->b1 = f;                           /* relay */
+            i = f + 2;
+            if (STARTS(i, "conn_use=")) {
+                Py_ssize_t f2 = field(s, n, i + 9);
+                if (f2 >= 0) i = f2 + 2;
+            }
+            if (!STARTS(i, "delay=")) return 0;
+            f = field(s, n, i + 6);
+            if (f < 0) return 0;
+            o->c0 = i + 6;
+            o->c1 = f;                           /* delay */
+            i = f + 2;
+            if (STARTS(i, "delays=")) {
+                Py_ssize_t f2 = field(s, n, i + 7);
+                if (f2 >= 0) i = f2 + 2;
+            }
+            if (STARTS(i, "dsn=")) {
+                Py_ssize_t f2 = field(s, n, i + 4);
+                if (f2 >= 0) i = f2 + 2;
+            }
+            if (!STARTS(i, "status=")) return 0;
+            i += 7;
+            Py_ssize_t t = i;
+            while (t < n && s[t] != ' ') t++;
+            if (t == i) return 0;
+            o->d0 = i;
+            o->d1 = t;                           /* status */
+            o->e0 = t;
+            o->e1 = n;                           /* rest */
+            o->kind = K_DELIVERY;
+            return 1;
+        }
+        if (STARTS(i, "from=<")) {
+            const unsigned char *c = memchr(s + i + 6, '>', (size_t)(n - i - 6));
+            if (c == NULL) return 0;
+            Py_ssize_t g = c - s;
+            if (!starts(s, n, g, ">, size=", 8)) return 0;
+            Py_ssize_t z = 0;
+            while (g + 8 + z < n && z <= 300 && s[g + 8 + z] >= '0' && s[g + 8 + z] <= '9') z++;
+            if (z < 1 || z > 300) return 0;
+            o->a0 = i + 6;
+            o->a1 = g;                           /* sender */
+            o->b0 = g + 8;
+            o->b1 = g + 8 + z;                   /* size */
+            o->kind = K_QUEUED;
+            return 1;
+        }
+        if (STARTS(i, "client=")) {
+            o->a0 = i + 7;
+            o->a1 = n;
+            o->kind = K_CLIENT;
+            return 1;
+        }
+        if (STARTS(i, "message-id=")) {
+            o->kind = K_FEED;
+            return 1;
+        }
+        if (STARTS(i, "sender ")) {
+            const unsigned char *c = memchr(s + i + 7, ':', (size_t)(n - i - 7));
+            if (c == NULL) return 0;
+            Py_ssize_t k = c - s;
+            if (k - 12 < i + 7 || !starts(s, n, k - 12, "notification: ", 14)) return 0;
+            o->kind = K_FEED;
+            return 1;
+        }
+        if (n - i == 7 && memcmp(s + i, "removed", 7) == 0) {
+            o->kind = K_REMOVED;
+            return 1;
+        }
+        return 0;
+    }
+    if (STARTS(p, "NOQUEUE: ")) {
+        if (!STARTS(p, "NOQUEUE: reject: ")) return 0;
+        o->a0 = p + 17;
+        o->a1 = n;
+        o->kind = K_REJECT;
+        return 1;
+    }
+    if (STARTS(p, "disconnect from ")) {
+        o->kind = K_PLAIN;
+        return 1;
+    }
+    if (p >= n || qid_any(s, n, p) || strchr("rhdmwfpe", s[p]) != NULL) return 0;
+    o->kind = K_PLAIN;
+    return 1;
+}
+
+static int printable(const unsigned char *s, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e) return 0;
+    return 1;
+}
+
+static PyObject *groups_tuple(void) {
+    PyObject *t = PyTuple_New(NGROUPS + 1);
+    if (t == NULL) return NULL;
+    for (Py_ssize_t i = 0; i <= NGROUPS; i++) {
+        Py_INCREF(Py_None);
+        PyTuple_SET_ITEM(t, i, Py_None);
+    }
+    return t;
+}
+
+static inline int put(PyObject *t, Py_ssize_t g, PyObject *line, Py_ssize_t a, Py_ssize_t b) {
+    PyObject *v = PyUnicode_Substring(line, a, b);
+    if (v == NULL) return -1;
+    PyObject *old = PyTuple_GET_ITEM(t, g);
+    PyTuple_SET_ITEM(t, g, v);
+    Py_DECREF(old);
+    return 0;
+}
+
+static inline void put_obj(PyObject *t, Py_ssize_t g, PyObject *v) {
+    PyObject *old = PyTuple_GET_ITEM(t, g);
+    Py_INCREF(v);
+    PyTuple_SET_ITEM(t, g, v);
+    Py_DECREF(old);
+}
+
+static PyObject *scan(PyObject *self, PyObject *arg) {
+    if (MATCH == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_linescan.configure(pattern) first");
+        return NULL;
+    }
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes a list of str");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(arg);
+    PyObject *ms = PyList_New(count), *ks = PyList_New(count), *stamps = PyList_New(count);
+    PyObject *prev_stamp = NULL, *prev_name = NULL, *plain = NULL;   /* borrowed from the lists */
+    if (ms == NULL || ks == NULL || stamps == NULL) goto fail;
+    for (Py_ssize_t li = 0; li < count; li++) {
+        PyObject *line = PyList_GET_ITEM(arg, li);
+        if (!PyUnicode_Check(line)) {
+            PyErr_SetString(PyExc_TypeError, "scan() takes a list of str");
+            goto fail;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+        const unsigned char *s = NULL;
+        if (PyUnicode_IS_ASCII(line)) s = (const unsigned char *)PyUnicode_DATA(line);
+        /* the stamp: line[:15], the previous line's object when equal */
+        PyObject *stamp;
+        if (s != NULL && n >= 15 && prev_stamp != NULL && PyUnicode_GET_LENGTH(prev_stamp) == 15 &&
+            memcmp(PyUnicode_DATA(prev_stamp), s, 15) == 0) {
+            stamp = prev_stamp;
+            Py_INCREF(stamp);
+        } else {
+            stamp = PyUnicode_Substring(line, 0, n < 15 ? n : 15);
+            if (stamp == NULL) goto fail;
+            if (PyUnicode_IS_ASCII(stamp)) prev_stamp = stamp;
+        }
+        PyList_SET_ITEM(stamps, li, stamp);
+        Parsed o = {0};
+        if (s == NULL || !printable(s, n) || !parse(s, n, &o)) {
+            PyObject *m = PyObject_CallOneArg(MATCH, line);
+            if (m == NULL) goto fail;
+            if (m == Py_None) {
+                Py_DECREF(m);
+                PyErr_SetString(PyExc_ValueError, "the pattern must match every line");
+                goto fail;
+            }
+            PyObject *k = PyObject_GetAttrString(m, "lastindex");
+            if (k == NULL) {
+                Py_DECREF(m);
+                goto fail;
+            }
+            PyList_SET_ITEM(ms, li, m);
+            PyList_SET_ITEM(ks, li, k);
+            continue;
+        }
+        Py_INCREF(KINDS[o.kind]);
+        PyList_SET_ITEM(ks, li, KINDS[o.kind]);
+        if (o.kind == K_DOVECOT) {
+            Py_INCREF(DOVECOT_T);
+            PyList_SET_ITEM(ms, li, DOVECOT_T);
+            continue;
+        }
+        Py_ssize_t nl = o.name1 - o.name0;
+        if (o.kind == K_PLAIN && plain != NULL) {   /* the previous plain line's tuple, same tag */
+            PyObject *pn = PyTuple_GET_ITEM(plain, G_NAME);
+            if (PyUnicode_GET_LENGTH(pn) == nl && memcmp(PyUnicode_DATA(pn), s + o.name0, (size_t)nl) == 0) {
+                Py_INCREF(plain);
+                PyList_SET_ITEM(ms, li, plain);
+                continue;
+            }
+        }
+        /* the tag name: the previous one's object when equal */
+        PyObject *name;
+        if (prev_name != NULL && PyUnicode_GET_LENGTH(prev_name) == nl &&
+            memcmp(PyUnicode_DATA(prev_name), s + o.name0, (size_t)nl) == 0) {
+            name = prev_name;
+            Py_INCREF(name);
+        } else {
+            name = PyUnicode_Substring(line, o.name0, o.name1);
+            if (name == NULL) goto fail;
+        }
+        if (o.kind == K_PLAIN) {
+            PyObject *t = groups_tuple();
+            if (t == NULL) {
+                Py_DECREF(name);
+                goto fail;
+            }
+            put_obj(t, G_NAME, name);
+            put_obj(t, G_PLAIN, EMPTY);
+            prev_name = name;                    /* the tuple holds it */
+            Py_DECREF(name);
+            plain = t;
+            PyList_SET_ITEM(ms, li, t);
+            continue;
+        }
+        PyObject *t = groups_tuple();
+        if (t == NULL) {
+            Py_DECREF(name);
+            goto fail;
+        }
+        put_obj(t, G_NAME, name);
+        prev_name = name;
+        Py_DECREF(name);
+        PyList_SET_ITEM(ms, li, t);
+        int bad = 0;
+        switch (o.kind) {
+        case K_DELIVERY:
+            bad = put(t, G_QID, line, o.qid0, o.qid1) || put(t, G_TO, line, o.a0, o.a1) ||
+                  put(t, G_RELAY, line, o.b0, o.b1) || put(t, G_DELAY, line, o.c0, o.c1) ||
+                  put(t, G_STATUS, line, o.d0, o.d1) || put(t, G_REST, line, o.e0, o.e1);
+            break;
+        case K_QUEUED:
+            bad = put(t, G_QID, line, o.qid0, o.qid1) || put(t, G_SENDER, line, o.a0, o.a1) ||
+                  put(t, G_SIZE, line, o.b0, o.b1);
+            break;
+        case K_CLIENT:
+            bad = put(t, G_QID, line, o.qid0, o.qid1) || put(t, G_CLIENT, line, o.a0, o.a1);
+            break;
+        case K_FEED:
+            bad = put(t, G_QID, line, o.qid0, o.qid1);
+            put_obj(t, G_FEED, EMPTY);
+            break;
+        case K_REMOVED:
+            bad = put(t, G_QID, line, o.qid0, o.qid1);
+            put_obj(t, G_REMOVED, EMPTY);
+            break;
+        case K_REJECT:
+            bad = put(t, G_RJ, line, o.a0, o.a1);
+            break;
+        }
+        if (bad) goto fail;
+    }
+    return Py_BuildValue("(NNN)", ms, ks, stamps);
+fail:
+    Py_XDECREF(ms);
+    Py_XDECREF(ks);
+    Py_XDECREF(stamps);
+    return NULL;
+}
+
+static Py_ssize_t group(PyObject *index, const char *name) {
+    PyObject *v = PyDict_GetItemString(index, name);   /* borrowed */
+    if (v == NULL) {
+        PyErr_Format(PyExc_ValueError, "the pattern has no group %s", name);
+        return -1;
+    }
+    return PyLong_AsSsize_t(v);
+}
+
+static PyObject *configure(PyObject *self, PyObject *pattern) {
+    PyObject *index = PyObject_GetAttrString(pattern, "groupindex");
+    if (index == NULL) return NULL;
+    PyObject *d = PyDict_New();
+    if (d == NULL || PyDict_Update(d, index) < 0) {
+        Py_DECREF(index);
+        Py_XDECREF(d);
+        return NULL;
+    }
+    Py_DECREF(index);
+    PyObject *ng = PyObject_GetAttrString(pattern, "groups");
+    if (ng == NULL) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    NGROUPS = PyLong_AsSsize_t(ng);
+    Py_DECREF(ng);
+    Py_ssize_t *slots[] = {&G_NAME, &G_QID, &G_TO, &G_RELAY, &G_DELAY, &G_STATUS, &G_REST, &G_SENDER,
+                           &G_SIZE, &G_CLIENT, &G_FEED, &G_REMOVED, &G_RJ, &G_PLAIN, &G_DOVECOT};
+    const char *names[] = {"name", "qid", "to", "relay", "delay", "status", "rest", "sender", "size",
+                           "client", "K_FEED", "K_REMOVED", "rj", "K_PLAIN", "K_DOVECOT"};
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+        *slots[i] = group(d, names[i]);
+        if (*slots[i] < 1 || *slots[i] > NGROUPS) {
+            Py_DECREF(d);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad group number");
+            return NULL;
+        }
+    }
+    Py_DECREF(d);
+    /* the lastindex of each kind: the group that closes last */
+    Py_ssize_t last[8] = {G_REST, G_SIZE, G_CLIENT, G_FEED, G_REMOVED, G_RJ, G_PLAIN, G_DOVECOT};
+    for (int i = 0; i < 8; i++) {
+        Py_XDECREF(KINDS[i]);
+        KINDS[i] = PyLong_FromSsize_t(last[i]);
+        if (KINDS[i] == NULL) return NULL;
+    }
+    Py_XDECREF(MATCH);
+    MATCH = PyObject_GetAttrString(pattern, "match");
+    if (MATCH == NULL) return NULL;
+    Py_XDECREF(DOVECOT_T);
+    DOVECOT_T = groups_tuple();
+    if (DOVECOT_T == NULL) return NULL;
+    put_obj(DOVECOT_T, G_DOVECOT, EMPTY);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_O, "scan(lines) -> (groups per line, lastindex per line, line[:15] per line)"},
+    {"configure", configure, METH_O, "configure(pattern): read the pattern's group numbers"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_linescan",
+                                    "The report's line classifier in C (see mailtop/logs/_linescan.c).", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__linescan(void) {
+    EMPTY = PyUnicode_FromStringAndSize("", 0);
+    if (EMPTY == NULL) return NULL;
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,177 @@
+"""The C line classifier (``mailtop/logs/_linescan.c``) gives, for every line it reads, exactly what
+the chunk reader's pattern (``fast._LINE_V``) gives: the same group values and the same
+``lastindex``; every other line gets the pattern's own match object. Compared line by line on the lab
+captures, generated logs, lines built at each edge of each rule it follows, and mutated real lines;
+the report with it equals the report without it (and the full parser's).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from logfast import CAPTURES, same_report
+from logfast import gen_log as _gen
+from logfast import write_log as _write
+
+from mailtop.logs import fast
+
+LINESCAN = fast._scan
+_EDGE_SPEC = importlib.util.spec_from_file_location("_edge_lines", Path(__file__).with_name("test_log_fast.py"))
+
+
+def _edge_lines() -> list[str]:
+    mod = importlib.util.module_from_spec(_EDGE_SPEC)
+    _EDGE_SPEC.loader.exec_module(mod)
+    return mod.EDGE.replace("\\r", "\r").replace("\\x1b", "\x1b").replace("<SP>", " ").splitlines()
+
+
+def _check(lines: list[str]) -> int:
+    """Every line: C's answer equals the pattern's; returns how many lines C read itself."""
+    assert LINESCAN is not None, "mailtop.logs._linescan is not built: pip install -e . (needs gcc)"
+    ms, ks, stamps = LINESCAN(lines)
+    assert len(ms) == len(ks) == len(stamps) == len(lines)
+    read = 0
+    for line, m, k, stamp in zip(lines, ms, ks, stamps, strict=True):
+        assert stamp == line[:15]
+        ref = fast._LINE_V.match(line)
+        if isinstance(m, tuple):
+            read += 1
+            assert (k, m[1:]) == (ref.lastindex, ref.groups()), line
+        else:
+            assert isinstance(m, re.Match) and m.string is line and k == m.lastindex
+            assert (m.lastindex, m.groups()) == (ref.lastindex, ref.groups())
+    return read
+
+
+def test_the_c_classifier_is_built_and_used():
+    assert LINESCAN is not None, "mailtop.logs._linescan is not built: pip install -e . (needs gcc)"
+    assert fast._scan is LINESCAN
+
+
+def test_same_as_the_pattern_on_captures_and_generated_logs():
+    lines = [ln for p in CAPTURES for ln in p.read_text(errors="surrogateescape").split("\n")]
+    lines += _gen(30_000, seed=5).split("\n") + _gen(5_000, seed=6, name="postfix").split("\n")
+    read = _check(lines)
+    assert read > 0.9 * len(lines)
+
+
+# lines at each edge of each rule the C code follows (and the kinds it leaves to the pattern)
+_H = "Nov 24 10:00:00 mail postfix/smtpd[1]: "
+EDGES = [
+    _H + "ABCDE: client=x", _H + "ABCDEF: client=x", _H + "A" * 21 + ": client=x", _H + "A" * 22 + ": client=x",
+    _H + "ABCDEF:client=x", _H + "ABCDEF : client=x", _H + "abcdef: client=x",
+    _H + "3Kq8Yk0xYbz4wDk: client=x", _H + "3Kq8Yk0xYbzz4wDk: client=x", _H + "3Kq8Yk0xYzz4wDk: client=x",
+    _H + "3Kq8Yk0xYbz: client=x", _H + "3Kq8Yk0xYbz" + "b" * 12 + ": client=x",
+    _H + "3Kq8Yk0xYbz" + "b" * 13 + ": client=x", _H + "3Kq8Yk0xYz4wDk: client=x", _H + "3Kq8Yk0xYbbz4: x",
+    _H + "bbbbbbbbbbz: connect", _H + "bbbbbbbbbbbz: connect", _H + "bbbbbbbbbz: connect",
+    _H + "ABCDEF1234: warning: x", _H + "ABCDEF1234567890ABCDEF: x", _H + "3Kq8Yk0xYbz4wDk: warning: x",
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, status=sent", _H + "ABCDEF: to=<a>, relay=r, delay=1, status=",
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, status= x", _H + "ABCDEF: to=<a>,relay=r, delay=1, status=s",
+    _H + "ABCDEF: to=<a>, relay=, delay=1, status=s", _H + "ABCDEF: to=<a>, relay=r,delay=1, status=s",
+    _H + "ABCDEF: to=<a>, orig_to=<b>, relay=r, delay=1, status=s x",
+    _H + "ABCDEF: to=<a>, orig_to=<b>,relay=r, delay=1, status=s x",
+    _H + "ABCDEF: to=<a>, orig_to=<b, relay=r, delay=1, status=s x",
+    _H + "ABCDEF: to=<a>, relay=r, conn_use=2, delay=1, delays=1/2/3/4, dsn=2.0.0, status=s (x, y)",
+    _H + "ABCDEF: to=<a>, relay=r, conn_use=, delay=1, status=s",
+    _H + "ABCDEF: to=<a>, relay=r, conn_use=2,delay=1, status=s",
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, delays=, dsn=2.0.0, status=s",
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, dsn=2.0.0,status=s", _H + "ABCDEF: to=<a>, relay=r, delay=1, dsn=x, ",
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, status=sent (a, b=c)", _H + "ABCDEF: to=<>, relay=r, delay=1, status=s",
+    _H + "ABCDEF: from=<a>, size=1", _H + "ABCDEF: from=<a>, size=" + "1" * 300,
+    _H + "ABCDEF: from=<a>, size=" + "1" * 301, _H + "ABCDEF: from=<a>, size=", _H + "ABCDEF: from=<a>, size=x",
+    _H + "ABCDEF: from=<a>, status=expired, returned", _H + "ABCDEF: from=<a>,size=1", _H + "ABCDEF: from=<a",
+    _H + "ABCDEF: client=", _H + "ABCDEF: client", _H + "ABCDEF: message-id=", _H + "ABCDEF: message-id",
+    _H + "ABCDEF: sender non-delivery notification: X", _H + "ABCDEF: sender notification: X",
+    _H + "ABCDEF: sender xnotification: X", _H + "ABCDEF: sender x: notification: X",
+    _H + "ABCDEF: sender a notification:X", _H + "ABCDEF: sender a notification", _H + "ABCDEF: sender=<x>",
+    _H + "ABCDEF: uid=0 from=<root>", _H + "ABCDEF: removed", _H + "ABCDEF: removed ", _H + "ABCDEF: remove",
+    _H + "NOQUEUE: reject: x", _H + "NOQUEUE: reject: ", _H + "NOQUEUE: reject:", _H + "NOQUEUE: reject_warning: x",
+    _H + "NOQUEUE: x", _H + "NOQUEUE:x", _H + "disconnect from x", _H + "disconnect x", _H + "connect from x",
+    _H + "reject: x", _H + "hold: x", _H + "d", _H + "r", _H + "x", _H, _H[:-1], _H + " x", _H + "ABCDEF:",
+    _H + "ABCDEF: ", _H + "ABCDEF12: x", _H + "bbbbbbbbbbbz: x", _H + "Connect",
+    "Nov 24 10:00:00 mail postfix/smtpd[" + "1" * 20 + "]: connect from x",
+    "Nov 24 10:00:00 mail postfix/smtpd[" + "1" * 21 + "]: connect from x",
+    "Nov 24 10:00:00 mail postfix/smtpd[1] connect from x", "Nov 24 10:00:00 mail postfix/smtpd[1]:connect",
+    "Nov 24 10:00:00 mail postfix smtpd[1]: connect", "Nov 24 10:00:00 mail [1]: connect",
+    "Nov 24 10:00:00 mail: postfix/smtpd[1]: connect", "Nov 24 10:00:00  postfix/smtpd[1]: connect",
+    "Nov 24 10:00:00 mail", "Nov 24 10:00:00 ", "Nov 24 10:00:00", "Nov 24", "", " " * 40, "x" * 16,
+    "Nov 24 10:00:00xmail postfix/smtpd[1]: connect from x", "Nov 24 10:00:00 mail dovecot[1]: imap: x",
+    "Nov 24 10:00:00 mail dovecot: imap: x", "Nov 24 10:00:00 mail dovecot: imap(u): x",
+    "Nov 24 10:00:00 mail dovecot: imap(" + "u" * 200 + "): x", "Nov 24 10:00:00 mail dovecot: imap(" + "u" * 201 + "): x",
+    "Nov 24 10:00:00 mail dovecot: imap(u:v): x", "Nov 24 10:00:00 mail dovecot: imap(u)<1>: x",
+    "Nov 24 10:00:00 mail dovecot: imap(u)<" + "1" * 20 + ">: x", "Nov 24 10:00:00 mail dovecot: imap<" + "1" * 21 + ">: x",
+    "Nov 24 10:00:00 mail dovecot: imap<" + "1" * 22 + ">: x", "Nov 24 10:00:00 mail dovecot: imap<1><s>: x",
+    "Nov 24 10:00:00 mail dovecot: imap<s><1>: x", "Nov 24 10:00:00 mail dovecot: imap<s:t>: x",
+    "Nov 24 10:00:00 mail dovecot: imap<>: x", "Nov 24 10:00:00 mail dovecot: imap<1>x: x",
+    "Nov 24 10:00:00 mail dovecot: imap:x", "Nov 24 10:00:00 mail dovecot: : x", "Nov 24 10:00:00 mail dovecot: -: x",
+    "Nov 24 10:00:00 mail dovecot: a_b-c: x", "Nov 24 10:00:00 mail dovecot: imap-login: Login: user=<a>, rip=1.2.3.4",
+    "Nov 24 10:00:00 mail dovecot: imap-logins: x", "Nov 24 10:00:00 mail dovecot: -login: x",
+    "Nov 24 10:00:00 mail dovecot: imap(u)", "Nov 24 10:00:00 mail dovecot: imap(u)(v): x",
+    "Nov 24 10:00:00 mail dovecot:  imap: x", "Nov 24 10:00:00 mail dovecot: imap: x\t", "Nov 24 10:00:00 mail dovecot: imap: é",
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, status=sent\t(x)", _H + "ABCDEF: client=x\x1f", _H + "ABCDEF: client=x\x7f",
+]
+
+
+def test_same_as_the_pattern_at_every_edge():
+    edges = EDGES + _edge_lines()
+    read = _check(edges)
+    assert read > 60
+
+
+_REAL = [ln for src in CAPTURES for ln in src.read_text(errors="replace").splitlines() if ln]
+_TOKENS = ["", " ", ":", ": ", "<", ">", ">, ", ",", ", ", "=", "x", "0", "9", "z", "b", "A", "\t", "\r", "[", "]",
+           "(", ")", "é", "NOQUEUE: ", "reject: ", "removed", "to=<", "from=<", "size=", "relay=", "delay=", "status=",
+           "client=", "message-id=", "sender ", "notification: ", "-login", "dovecot: ", "disconnect from ", "\x00"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_REAL) - 1), st.integers(0, 300), st.sampled_from(_TOKENS),
+                          st.integers(0, 3)), min_size=1, max_size=30))
+def test_same_as_the_pattern_on_mutated_real_lines(edits):
+    out = []
+    for idx, pos, tok, how in edits:
+        line = _REAL[idx]
+        if how == 0:
+            out.append(line[:pos])                      # cut
+        elif how == 1:
+            out.append(line[:pos] + tok + line[pos:])   # a token put in
+        elif how == 2:
+            out.append(line[:pos] + tok + line[pos + 1:])   # a character replaced
+        else:
+            out.append(line[:pos] + line[pos + 3:])     # three characters left out
+    _check(out)
+
+
+def st_head(parts: list[str]) -> str:
+    head = "Nov 24 10:00:00 mail dovecot: " if parts and parts[0] == "imap" else _H
+    return head + "".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_TOKENS[1:] + ["ABCDEF", "3Kq8Yk0xYbz4wDk", "imap", "(u)", "<1>"]),
+                         max_size=14).map(lambda parts: st_head(parts)), min_size=1, max_size=20))
+def test_same_as_the_pattern_on_built_messages(lines):
+    """Messages built from the tokens the rules look at, after a Postfix or a Dovecot head."""
+    _check(lines)
+
+
+def test_wrong_input_is_an_error_not_a_crash():
+    assert LINESCAN is not None
+    with pytest.raises(TypeError):
+        LINESCAN(("a line",))
+    with pytest.raises(TypeError):
+        LINESCAN(["a line", b"bytes"])
+    assert LINESCAN([]) == ([], [], [])
+
+
+def test_report_identical_without_the_c_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The pure-Python path (no compiler at install time) gives the same report, and so does C."""
+    p = _write(tmp_path, "gen.log", _gen(12_000, seed=8))
+    with_c = same_report([p])
+    monkeypatch.setattr(fast, "_scan", None)
+    assert same_report([p]) == with_c
