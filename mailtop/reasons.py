@@ -32,8 +32,8 @@ What is kept, on purpose:
 * upper and lower case.
 
 The per-message tail of a reject log line (``; from=<...> to=<...> proto=... helo=<...>``) is dropped.
-Whitespace runs become one space. The function is pure, fast (precompiled patterns) and never raises
-on any ``str``.
+Whitespace runs become one space. The function is pure, fast (a rule runs only when the text holds what
+it needs: ~5 us for a typical reason, see "Speed" below) and never raises on any ``str``.
 """
 
 from __future__ import annotations
@@ -254,7 +254,9 @@ def normalize_reason(text: str) -> str:
         text = _STARS.sub(_WILD, text)
     # Placeholder i -> kept[i]. The few of a real reason one at a time, in order: kept[i] may hold
     # placeholders before i (they stay, as the one pass of the re.sub below leaves them), never i or after.
-    if len(kept) <= 8:
+    if len(kept) == 1:
+        text = text.replace(chr(_PROTECT_BASE), kept[0])
+    elif len(kept) <= 8:
         for i, value in enumerate(kept):
             text = text.replace(chr(_PROTECT_BASE + i), value)
     else:
