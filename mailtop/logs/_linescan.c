@@ -275,8 +275,15 @@ static PyObject *groups_tuple(void) {
     return t;
 }
 
-static inline int put(PyObject *t, Py_ssize_t g, PyObject *line, Py_ssize_t a, Py_ssize_t b) {
-    PyObject *v = PyUnicode_Substring(line, a, b);
+/* an ASCII str of s[a:b] */
+static inline PyObject *ascii(const unsigned char *s, Py_ssize_t a, Py_ssize_t b) {
+    PyObject *v = PyUnicode_New(b - a, 127);
+    if (v != NULL) memcpy(PyUnicode_1BYTE_DATA(v), s + a, (size_t)(b - a));
+    return v;
+}
+
+static inline int put(PyObject *t, Py_ssize_t g, const unsigned char *s, Py_ssize_t a, Py_ssize_t b) {
+    PyObject *v = ascii(s, a, b);
     if (v == NULL) return -1;
     PyObject *old = PyTuple_GET_ITEM(t, g);
     PyTuple_SET_ITEM(t, g, v);
@@ -291,6 +298,145 @@ static inline void put_obj(PyObject *t, Py_ssize_t g, PyObject *v) {
     Py_DECREF(old);
 }
 
+typedef struct {
+    PyObject *ms, *ks, *stamps;
+    PyObject *prev_stamp, *prev_name, *plain;   /* borrowed: held by the lists */
+} Out;
+
+/* The pattern's own answer for ``line`` (a str) at ``li`` */
+static int by_pattern(Out *out, Py_ssize_t li, PyObject *line) {
+    PyObject *m = PyObject_CallOneArg(MATCH, line);
+    if (m == NULL) return -1;
+    if (m == Py_None) {
+        Py_DECREF(m);
+        PyErr_SetString(PyExc_ValueError, "the pattern must match every line");
+        return -1;
+    }
+    PyObject *k = PyObject_GetAttrString(m, "lastindex");
+    if (k == NULL) {
+        Py_DECREF(m);
+        return -1;
+    }
+    PyList_SET_ITEM(out->ms, li, m);
+    PyList_SET_ITEM(out->ks, li, k);
+    return 0;
+}
+
+/* Line ``li``: ``s``/``n`` its characters when it is ASCII (else NULL), ``line`` the str when there
+ * is one (scan) or NULL (scan_bytes: made here when needed; ``raw``/``rawn`` its bytes). */
+static int one_line(Out *out, Py_ssize_t li, const unsigned char *s, Py_ssize_t n, PyObject *line,
+                    const char *raw, Py_ssize_t rawn) {
+    PyObject *made = NULL;
+    if (line == NULL && s == NULL) {              /* not ASCII: decoded as follow._decode does */
+        made = line = PyUnicode_DecodeUTF8(raw, rawn, "replace");
+        if (line == NULL) return -1;
+    }
+    /* the stamp: line[:15], the previous line's object when equal */
+    PyObject *stamp;
+    if (s != NULL && n >= 15 && out->prev_stamp != NULL && PyUnicode_GET_LENGTH(out->prev_stamp) == 15 &&
+        memcmp(PyUnicode_DATA(out->prev_stamp), s, 15) == 0) {
+        stamp = out->prev_stamp;
+        Py_INCREF(stamp);
+    } else {
+        stamp = s != NULL ? ascii(s, 0, n < 15 ? n : 15) : PyUnicode_Substring(line, 0, 15);
+        if (stamp == NULL) {
+            Py_XDECREF(made);
+            return -1;
+        }
+        if (PyUnicode_IS_ASCII(stamp)) out->prev_stamp = stamp;
+    }
+    PyList_SET_ITEM(out->stamps, li, stamp);
+    Parsed o = {0};
+    if (s == NULL || !printable(s, n) || !parse(s, n, &o)) {
+        if (line == NULL) {
+            made = line = ascii(s, 0, n);
+            if (line == NULL) return -1;
+        }
+        int r = by_pattern(out, li, line);
+        Py_XDECREF(made);
+        return r;
+    }
+    Py_INCREF(KINDS[o.kind]);
+    PyList_SET_ITEM(out->ks, li, KINDS[o.kind]);
+    if (o.kind == K_DOVECOT) {
+        Py_INCREF(DOVECOT_T);
+        PyList_SET_ITEM(out->ms, li, DOVECOT_T);
+        return 0;
+    }
+    Py_ssize_t nl = o.name1 - o.name0;
+    if (o.kind == K_PLAIN && out->plain != NULL) {   /* the previous plain line's tuple, same tag */
+        PyObject *pn = PyTuple_GET_ITEM(out->plain, G_NAME);
+        if (PyUnicode_GET_LENGTH(pn) == nl && memcmp(PyUnicode_DATA(pn), s + o.name0, (size_t)nl) == 0) {
+            Py_INCREF(out->plain);
+            PyList_SET_ITEM(out->ms, li, out->plain);
+            return 0;
+        }
+    }
+    /* the tag name: the previous one's object when equal */
+    PyObject *name, *prev = out->prev_name;
+    if (prev != NULL && PyUnicode_GET_LENGTH(prev) == nl && memcmp(PyUnicode_DATA(prev), s + o.name0, (size_t)nl) == 0) {
+        name = prev;
+        Py_INCREF(name);
+    } else {
+        name = ascii(s, o.name0, o.name1);
+        if (name == NULL) return -1;
+    }
+    PyObject *t = groups_tuple();
+    if (t == NULL) {
+        Py_DECREF(name);
+        return -1;
+    }
+    put_obj(t, G_NAME, name);
+    out->prev_name = name;                       /* the tuple holds it */
+    Py_DECREF(name);
+    PyList_SET_ITEM(out->ms, li, t);
+    int bad = 0;
+    switch (o.kind) {
+    case K_PLAIN:
+        put_obj(t, G_PLAIN, EMPTY);
+        out->plain = t;
+        break;
+    case K_DELIVERY:
+        bad = put(t, G_QID, s, o.qid0, o.qid1) || put(t, G_TO, s, o.a0, o.a1) || put(t, G_RELAY, s, o.b0, o.b1) ||
+              put(t, G_DELAY, s, o.c0, o.c1) || put(t, G_STATUS, s, o.d0, o.d1) || put(t, G_REST, s, o.e0, o.e1);
+        break;
+    case K_QUEUED:
+        bad = put(t, G_QID, s, o.qid0, o.qid1) || put(t, G_SENDER, s, o.a0, o.a1) || put(t, G_SIZE, s, o.b0, o.b1);
+        break;
+    case K_CLIENT:
+        bad = put(t, G_QID, s, o.qid0, o.qid1) || put(t, G_CLIENT, s, o.a0, o.a1);
+        break;
+    case K_FEED:
+        bad = put(t, G_QID, s, o.qid0, o.qid1);
+        put_obj(t, G_FEED, EMPTY);
+        break;
+    case K_REMOVED:
+        bad = put(t, G_QID, s, o.qid0, o.qid1);
+        put_obj(t, G_REMOVED, EMPTY);
+        break;
+    case K_REJECT:
+        bad = put(t, G_RJ, s, o.a0, o.a1);
+        break;
+    }
+    return bad ? -1 : 0;
+}
+
+static int out_new(Out *out, Py_ssize_t count) {
+    memset(out, 0, sizeof(*out));
+    out->ms = PyList_New(count);
+    out->ks = PyList_New(count);
+    out->stamps = PyList_New(count);
+    return out->ms != NULL && out->ks != NULL && out->stamps != NULL ? 0 : -1;
+}
+
+static PyObject *out_done(Out *out, int ok) {
+    if (ok) return Py_BuildValue("(NNN)", out->ms, out->ks, out->stamps);
+    Py_XDECREF(out->ms);
+    Py_XDECREF(out->ks);
+    Py_XDECREF(out->stamps);
+    return NULL;
+}
+
 static PyObject *scan(PyObject *self, PyObject *arg) {
     if (MATCH == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "_linescan.configure(pattern) first");
@@ -301,131 +447,69 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(arg);
-    PyObject *ms = PyList_New(count), *ks = PyList_New(count), *stamps = PyList_New(count);
-    PyObject *prev_stamp = NULL, *prev_name = NULL, *plain = NULL;   /* borrowed from the lists */
-    if (ms == NULL || ks == NULL || stamps == NULL) goto fail;
+    Out out;
+    if (out_new(&out, count) < 0) return out_done(&out, 0);
     for (Py_ssize_t li = 0; li < count; li++) {
         PyObject *line = PyList_GET_ITEM(arg, li);
         if (!PyUnicode_Check(line)) {
             PyErr_SetString(PyExc_TypeError, "scan() takes a list of str");
-            goto fail;
+            return out_done(&out, 0);
         }
-        Py_ssize_t n = PyUnicode_GET_LENGTH(line);
-        const unsigned char *s = NULL;
-        if (PyUnicode_IS_ASCII(line)) s = (const unsigned char *)PyUnicode_DATA(line);
-        /* the stamp: line[:15], the previous line's object when equal */
-        PyObject *stamp;
-        if (s != NULL && n >= 15 && prev_stamp != NULL && PyUnicode_GET_LENGTH(prev_stamp) == 15 &&
-            memcmp(PyUnicode_DATA(prev_stamp), s, 15) == 0) {
-            stamp = prev_stamp;
-            Py_INCREF(stamp);
-        } else {
-            stamp = PyUnicode_Substring(line, 0, n < 15 ? n : 15);
-            if (stamp == NULL) goto fail;
-            if (PyUnicode_IS_ASCII(stamp)) prev_stamp = stamp;
-        }
-        PyList_SET_ITEM(stamps, li, stamp);
-        Parsed o = {0};
-        if (s == NULL || !printable(s, n) || !parse(s, n, &o)) {
-            PyObject *m = PyObject_CallOneArg(MATCH, line);
-            if (m == NULL) goto fail;
-            if (m == Py_None) {
-                Py_DECREF(m);
-                PyErr_SetString(PyExc_ValueError, "the pattern must match every line");
-                goto fail;
-            }
-            PyObject *k = PyObject_GetAttrString(m, "lastindex");
-            if (k == NULL) {
-                Py_DECREF(m);
-                goto fail;
-            }
-            PyList_SET_ITEM(ms, li, m);
-            PyList_SET_ITEM(ks, li, k);
-            continue;
-        }
-        Py_INCREF(KINDS[o.kind]);
-        PyList_SET_ITEM(ks, li, KINDS[o.kind]);
-        if (o.kind == K_DOVECOT) {
-            Py_INCREF(DOVECOT_T);
-            PyList_SET_ITEM(ms, li, DOVECOT_T);
-            continue;
-        }
-        Py_ssize_t nl = o.name1 - o.name0;
-        if (o.kind == K_PLAIN && plain != NULL) {   /* the previous plain line's tuple, same tag */
-            PyObject *pn = PyTuple_GET_ITEM(plain, G_NAME);
-            if (PyUnicode_GET_LENGTH(pn) == nl && memcmp(PyUnicode_DATA(pn), s + o.name0, (size_t)nl) == 0) {
-                Py_INCREF(plain);
-                PyList_SET_ITEM(ms, li, plain);
-                continue;
-            }
-        }
-        /* the tag name: the previous one's object when equal */
-        PyObject *name;
-        if (prev_name != NULL && PyUnicode_GET_LENGTH(prev_name) == nl &&
-            memcmp(PyUnicode_DATA(prev_name), s + o.name0, (size_t)nl) == 0) {
-            name = prev_name;
-            Py_INCREF(name);
-        } else {
-            name = PyUnicode_Substring(line, o.name0, o.name1);
-            if (name == NULL) goto fail;
-        }
-        if (o.kind == K_PLAIN) {
-            PyObject *t = groups_tuple();
-            if (t == NULL) {
-                Py_DECREF(name);
-                goto fail;
-            }
-            put_obj(t, G_NAME, name);
-            put_obj(t, G_PLAIN, EMPTY);
-            prev_name = name;                    /* the tuple holds it */
-            Py_DECREF(name);
-            plain = t;
-            PyList_SET_ITEM(ms, li, t);
-            continue;
-        }
-        PyObject *t = groups_tuple();
-        if (t == NULL) {
-            Py_DECREF(name);
-            goto fail;
-        }
-        put_obj(t, G_NAME, name);
-        prev_name = name;
-        Py_DECREF(name);
-        PyList_SET_ITEM(ms, li, t);
-        int bad = 0;
-        switch (o.kind) {
-        case K_DELIVERY:
-            bad = put(t, G_QID, line, o.qid0, o.qid1) || put(t, G_TO, line, o.a0, o.a1) ||
-                  put(t, G_RELAY, line, o.b0, o.b1) || put(t, G_DELAY, line, o.c0, o.c1) ||
-                  put(t, G_STATUS, line, o.d0, o.d1) || put(t, G_REST, line, o.e0, o.e1);
-            break;
-        case K_QUEUED:
-            bad = put(t, G_QID, line, o.qid0, o.qid1) || put(t, G_SENDER, line, o.a0, o.a1) ||
-                  put(t, G_SIZE, line, o.b0, o.b1);
-            break;
-        case K_CLIENT:
-            bad = put(t, G_QID, line, o.qid0, o.qid1) || put(t, G_CLIENT, line, o.a0, o.a1);
-            break;
-        case K_FEED:
-            bad = put(t, G_QID, line, o.qid0, o.qid1);
-            put_obj(t, G_FEED, EMPTY);
-            break;
-        case K_REMOVED:
-            bad = put(t, G_QID, line, o.qid0, o.qid1);
-            put_obj(t, G_REMOVED, EMPTY);
-            break;
-        case K_REJECT:
-            bad = put(t, G_RJ, line, o.a0, o.a1);
-            break;
-        }
-        if (bad) goto fail;
+        const unsigned char *s = PyUnicode_IS_ASCII(line) ? (const unsigned char *)PyUnicode_DATA(line) : NULL;
+        if (one_line(&out, li, s, PyUnicode_GET_LENGTH(line), line, NULL, 0) < 0) return out_done(&out, 0);
     }
-    return Py_BuildValue("(NNN)", ms, ks, stamps);
-fail:
-    Py_XDECREF(ms);
-    Py_XDECREF(ks);
-    Py_XDECREF(stamps);
-    return NULL;
+    return out_done(&out, 1);
+}
+
+/* scan_bytes(block, max_line): the lines of ``block`` (bytes split on "\n", each decoded as
+ * follow._decode decodes) scanned as ``scan`` does, without making a str of every line; None when
+ * the block holds a "\r" or a line of more than ``max_line`` bytes (the caller decodes and splits
+ * it then, as follow.iter_line_batches does). */
+static PyObject *scan_bytes(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    Py_ssize_t max_line;
+    if (MATCH == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_linescan.configure(pattern) first");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*n", &buf, &max_line)) return NULL;
+    const char *data = buf.buf;
+    Py_ssize_t len = buf.len, count = 1;
+    if (memchr(data, '\r', (size_t)len) != NULL) {
+        PyBuffer_Release(&buf);
+        Py_RETURN_NONE;
+    }
+    for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) count++;
+    Out out;
+    if (out_new(&out, count) < 0) {
+        PyBuffer_Release(&buf);
+        return out_done(&out, 0);
+    }
+    const char *p = data, *end = data + len;
+    for (Py_ssize_t li = 0; li < count; li++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL) nl = end;
+        Py_ssize_t n = nl - p;
+        if (n > max_line) {
+            PyBuffer_Release(&buf);
+            out_done(&out, 0);
+            Py_RETURN_NONE;
+        }
+        const unsigned char *s = (const unsigned char *)p;
+        int is_ascii = 1;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (s[i] & 0x80) {
+                is_ascii = 0;
+                break;
+            }
+        if (one_line(&out, li, is_ascii ? s : NULL, n, NULL, p, n) < 0) {
+            PyBuffer_Release(&buf);
+            return out_done(&out, 0);
+        }
+        p = nl + 1;
+    }
+    PyBuffer_Release(&buf);
+    return out_done(&out, 1);
 }
 
 static Py_ssize_t group(PyObject *index, const char *name) {
@@ -486,6 +570,7 @@ static PyObject *configure(PyObject *self, PyObject *pattern) {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_O, "scan(lines) -> (groups per line, lastindex per line, line[:15] per line)"},
+    {"scan_bytes", scan_bytes, METH_VARARGS, "scan_bytes(block, max_line) -> scan(lines of block), or None"},
     {"configure", configure, METH_O, "configure(pattern): read the pattern's group numbers"},
     {NULL, NULL, 0, NULL},
 };

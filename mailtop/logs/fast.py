@@ -260,7 +260,7 @@ _VI_SIZE, _VI_SENDER = _GV["size"], _GV["sender"]
 # The same classification in C where it was built (mailtop/logs/_linescan.c: the pattern's groups per
 # line for the common kinds, the pattern's own match for every other line). Without it (no compiler
 # at install time, or MAILTOP_REPORT_C=0) the pattern reads every line: the same answers, slower.
-_scan = None
+_scan = _scan_bytes = None
 if os.environ.get("MAILTOP_REPORT_C", "") != "0":
     try:
         from mailtop.logs import _linescan
@@ -268,7 +268,7 @@ if os.environ.get("MAILTOP_REPORT_C", "") != "0":
         pass
     else:
         _linescan.configure(_LINE_V)
-        _scan = _linescan.scan
+        _scan, _scan_bytes = _linescan.scan, _linescan.scan_bytes
 _VDROW = itemgetter(_GV["to"], _GV["relay"], _GV["delay"], _GV["status"], _GV["rest"])
 _SLOWM = dict.fromkeys(range(len(_GV) + 1), "")    # stands in for a full-parser line's match
 _SLOWM[_GV["name"]] = None
@@ -352,7 +352,7 @@ def summarize_fast(paths: Iterable[str | os.PathLike[str] | None], syslog_names:
         if len(paths) == 1 and split and can_split(path):
             read_split(run, path, ref)       # two processes (mailtop.logs.fast_split)
         else:
-            run.feed(P.LineParser(ref), read_line_batches(path, REPORT_CHUNK))
+            run.feed(P.LineParser(ref), read_line_batches(path, REPORT_CHUNK, raw=_scan_bytes is not None))
 
     from mailtop.logs.fast_split import can_split, read_split
 
@@ -417,15 +417,25 @@ class _Run:
     def feed(self, parser: P.LineParser, batches: Iterable[tuple[list[str], bool]]) -> None:
         """One input's line batches, in order: each chunk counted together (``_feed_vector``) when that
         is proven to give the one-pass answers, else line by line (``_feed_lines``)."""
+        from mailtop.logs.follow import block_lines
+
         vector = self._feed_vector
         lines_path = self._feed_lines
         for batch in batches:
+            if type(batch) is bytes:                # a block of whole lines, for the C classifier
+                scanned = _scan_bytes(batch, P.MAX_LINE)
+                if scanned is not None:
+                    if not vector(parser, None, scanned, batch):
+                        lines_path(parser, (block_lines(batch),))
+                    continue
+                batch = block_lines(batch)          # a "\r" or a long line: as iter_line_batches gives it
             if not (batch[1] and vector(parser, batch[0])):
                 lines_path(parser, (batch,))
         self._flush_batch()
         self._fold()
 
-    def _feed_vector(self, parser: P.LineParser, lines: list[str]) -> bool:  # noqa: C901, PLR0912, PLR0915
+    def _feed_vector(self, parser: P.LineParser, lines: list[str] | None,  # noqa: C901, PLR0912, PLR0915
+                     scanned: tuple[list, list[int], list[str]] | None = None, block: bytes = b"") -> bool:
         """One chunk's lines counted together: what ``_feed_lines`` gives, with Python work per distinct
         key (stamp, tag, recipient, delay text, ...) and a short loop over the queue-ID lines for the
         flows, the rest in C (``map``, ``compress``, ``Counter`` over ``_LINE_V``'s matches). False
@@ -449,7 +459,9 @@ class _Run:
         counters of distinct keys (``_count_final``): counters, reasons and delay histograms do not
         depend on the order (see ``_flush_sent``)."""
         st = self.stats
-        if _scan is not None:
+        if scanned is not None:                     # the C classifier's, of ``block`` (lines is None)
+            ms, ks, stamps = scanned
+        elif _scan is not None:
             ms, ks, stamps = _scan(lines)
         else:
             ms = list(map(_LINE_V.match, lines))
@@ -495,7 +507,7 @@ class _Run:
         top = max(m1, mins[-1].minute) if mins else m1
         if m0 <= top - int(st.window_max // 60) - 1:
             return False
-        n = len(lines)
+        n = len(ks)
         # tags: a Postfix tag of a counted instance is read here; any other line by the full parser
         names = self.names
         ninfo: dict[str | None, tuple | None] = {}
@@ -547,7 +559,15 @@ class _Run:
         if slow_idx:
             parse = parser.parse
             for i in slow_idx:
-                line = lines[i]
+                m = ms[i]
+                if type(m) is not tuple:
+                    line = m.string
+                else:                               # read in C, then found to be for the full parser
+                    if lines is None:
+                        from mailtop.logs.follow import block_lines
+
+                        lines = block_lines(block)[0]
+                    line = lines[i]
                 ev = parse(line)
                 if ev.queue_id:
                     ks[i] = V_SLOWQ

@@ -97,7 +97,7 @@ def _batches(path: Any, start: int, end: int | None) -> Iterator[tuple[list[str]
     with open(path, "rb") as fh:
         fh.seek(start)
         src = fh if end is None else Bounded(fh, end - start)
-        yield from iter_line_batches(src, F.REPORT_CHUNK)
+        yield from iter_line_batches(src, F.REPORT_CHUNK, raw=F._scan_bytes is not None)
 
 
 def _prescan(path: Any, end: int) -> bytearray:

@@ -466,10 +466,27 @@ def iter_text_lines(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX_L
         yield lines
 
 
-def iter_line_batches(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX_LINE
-                      ) -> Iterator[tuple[list[str], bool]]:
+def block_lines(data: bytes, max_line: int = MAX_LINE) -> tuple[list[str], bool]:
+    """The lines of ``data`` (bytes without the newline after the last line), decoded, each cut at
+    ``max_line`` characters (one more kept, as ``iter_text_lines`` does), and the flag of
+    ``iter_line_batches``."""
+    text = _decode(data)
+    plain = "\r" not in text
+    lines = text.split("\n")
+    if max_line and max(map(len, lines)) > max_line:
+        plain = False
+        for i, ln in enumerate(lines):
+            if len(ln) > max_line:
+                lines[i] = ln[: max_line + 1]
+    return lines, plain
+
+
+def iter_line_batches(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX_LINE, raw: bool = False
+                      ) -> Iterator[tuple[list[str], bool] | bytes]:
     """``iter_text_lines`` with a flag per batch: True when no line holds a ``\\r`` and none was cut
-    at ``max_line`` (the report's fast path reads only such batches itself)."""
+    at ``max_line`` (the report's fast path reads only such batches itself). With ``raw``, a batch
+    whose lines end with a newline is given as its bytes instead (``block_lines`` makes the lines;
+    the report's C classifier reads the bytes)."""
     pending = b""
     while True:
         data = fh.read(chunk_size)
@@ -495,15 +512,7 @@ def iter_line_batches(fh: BinaryIO, chunk_size: int = CHUNK, max_line: int = MAX
                         _skip = False
             continue
         pending = data[last + 1:]
-        text = _decode(data[:last])
-        plain = "\r" not in text
-        lines = text.split("\n")
-        if max_line and max(map(len, lines)) > max_line:
-            plain = False
-            for i, ln in enumerate(lines):
-                if len(ln) > max_line:
-                    lines[i] = ln[: max_line + 1]
-        yield lines, plain
+        yield data[:last] if raw else block_lines(data[:last], max_line)
     if pending:
         text = _decode(pending)
         yield [text[: max_line + 1]], "\r" not in text and len(text) <= max_line
@@ -538,12 +547,12 @@ def read_lines(path: str | os.PathLike[str] | None) -> Iterator[list[str]]:
         yield lines
 
 
-def read_line_batches(path: str | os.PathLike[str] | None, chunk_size: int = CHUNK
-                      ) -> Iterator[tuple[list[str], bool]]:
-    """``read_lines`` with ``iter_line_batches``' flag per batch."""
+def read_line_batches(path: str | os.PathLike[str] | None, chunk_size: int = CHUNK, raw: bool = False
+                      ) -> Iterator[tuple[list[str], bool] | bytes]:
+    """``read_lines`` with ``iter_line_batches``' flag per batch (``raw``: see there)."""
     with open_log(path) as fh:
         try:
-            yield from iter_line_batches(fh, chunk_size)
+            yield from iter_line_batches(fh, chunk_size, raw=raw)
         except (EOFError, gzip.BadGzipFile, OSError) as exc:
             if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno is not None:
                 raise

@@ -94,7 +94,7 @@ def test_flushes_happen_and_keep_the_exact_sums(tmp_path: Path, monkeypatch: pyt
     p = _write(tmp_path, "d.log", raw)
     counted = fast.summarize_fast([p], split=False)       # chunks counted together after the first
     vector = fast._Run._feed_vector
-    monkeypatch.setattr(fast._Run, "_feed_vector", lambda self, parser, lines: False)
+    monkeypatch.setattr(fast._Run, "_feed_vector", lambda self, parser, lines, *scanned: False)
     calls.clear()
     st = fast.summarize_fast([p], split=False)            # the line loop's pending deliveries
     assert calls and sum(calls) > 500

@@ -46,7 +46,7 @@ def _state(stats) -> dict:  # noqa: ANN001
 def _line_by_line(paths: list[Path], names: tuple[str, ...]):  # noqa: ANN202
     """The fast path with every chunk read by its line loop (``_feed_lines``)."""
     vector = fast._Run._feed_vector
-    fast._Run._feed_vector = lambda self, parser, lines: False
+    fast._Run._feed_vector = lambda self, parser, lines, *scanned: False
     try:
         return summarize(paths, names)
     finally:
@@ -72,8 +72,8 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> Counter:
     seen: Counter = Counter()
     real = fast._Run._feed_vector
 
-    def spy(self, parser, lines):  # noqa: ANN001, ANN202
-        ok = real(self, parser, lines)
+    def spy(self, parser, lines, *scanned):  # noqa: ANN001, ANN202
+        ok = real(self, parser, lines, *scanned)
         seen["vector" if ok else "declined"] += 1
         return ok
 
@@ -224,7 +224,7 @@ def _fed(batches: list[list[str]], vector: bool):  # noqa: ANN202
     stats = fast.LogStats(flows=fast.ReportFlows())  # type: ignore[arg-type]
     run = fast._Run(stats)
     if not vector:
-        run._feed_vector = lambda parser, lines: False  # type: ignore[method-assign]
+        run._feed_vector = lambda parser, lines, *scanned: False  # type: ignore[method-assign]
     run.feed(fast.P.LineParser(MTIME), [(b, True) for b in batches])
     return stats
 
@@ -243,8 +243,8 @@ def test_a_chunk_with_a_new_latest_minute_then_an_older_one():
     seen: Counter = Counter()
     real = fast._Run._feed_vector
 
-    def spy(self, parser, lines):  # noqa: ANN001, ANN202
-        ok = real(self, parser, lines)
+    def spy(self, parser, lines, *scanned):  # noqa: ANN001, ANN202
+        ok = real(self, parser, lines, *scanned)
         seen[ok] += 1
         return ok
 

@@ -160,6 +160,44 @@ def test_same_as_the_pattern_on_built_messages(lines):
     _check(lines)
 
 
+def _same_from_bytes(block: bytes) -> None:
+    """``scan_bytes(block)`` is ``scan`` of the block's lines as follow.block_lines decodes them, or
+    None exactly where block_lines says the batch is not plain or a line is longer than max_line bytes."""
+    from mailtop.logs.follow import block_lines
+
+    got = fast._scan_bytes(block, 200)
+    lines, plain = block_lines(block, 200)
+    if got is None:
+        assert not plain or max(map(len, block.split(b"\n"))) > 200
+        return
+    assert plain
+    ms, ks, stamps = got
+    ref_ms, ref_ks, ref_stamps = LINESCAN(lines)
+    assert ks == ref_ks and stamps == ref_stamps
+    for a, b in zip(ms, ref_ms, strict=True):
+        if isinstance(b, tuple):
+            assert a == b
+        else:
+            assert a.string == b.string and a.groups() == b.groups()
+
+
+def test_bytes_are_read_as_the_decoded_lines():
+    assert LINESCAN is not None and fast._scan_bytes is not None
+    real = "\n".join(_REAL[:3000]).encode()
+    _same_from_bytes(real)
+    for block in (b"", b"\n", b"\n\n", b"x", b"\xff\xfe\n" + real[:500], "caf\u00e9 \u2028 x\n".encode() + real[:300],
+                  b"\xe2\x82\nabc", b"\xe2\x82", b"a\rb\nc", b"x" * 201, b"y" * 200 + b"\n" + b"\xc3\xa9" * 150,
+                  b"\xc3\xa9" * 101):
+        _same_from_bytes(block)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=60), st.sampled_from([ln.encode() for ln in _REAL[:200]])),
+                min_size=1, max_size=12))
+def test_bytes_are_read_as_the_decoded_lines_for_any_bytes(parts):
+    _same_from_bytes(b"\n".join(parts))
+
+
 def test_wrong_input_is_an_error_not_a_crash():
     assert LINESCAN is not None
     with pytest.raises(TypeError):
@@ -167,6 +205,8 @@ def test_wrong_input_is_an_error_not_a_crash():
     with pytest.raises(TypeError):
         LINESCAN(["a line", b"bytes"])
     assert LINESCAN([]) == ([], [], [])
+    with pytest.raises(TypeError):
+        fast._scan_bytes("text", 10)
 
 
 def test_report_identical_without_the_c_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -174,4 +214,5 @@ def test_report_identical_without_the_c_classifier(tmp_path: Path, monkeypatch: 
     p = _write(tmp_path, "gen.log", _gen(12_000, seed=8))
     with_c = same_report([p])
     monkeypatch.setattr(fast, "_scan", None)
+    monkeypatch.setattr(fast, "_scan_bytes", None)
     assert same_report([p]) == with_c
