@@ -103,8 +103,8 @@ def report_data(stats: LogStats, top: int = 10) -> dict[str, Any]:
         "delays": {
             "all": delays(stats.delays()),
             "last_hour": delays(stats.delays(3600.0)),
-            "by_relay": {k: delays(v) for k, v in _top_delays(stats.delays(by="relay"), top)},
-            "by_domain": {k: delays(v) for k, v in _top_delays(stats.delays(by="domain"), top)},
+            "by_relay": {k: delays(v) for k, v in _top_delays(stats.delays(by="relay", top=top), top)},
+            "by_domain": {k: delays(v) for k, v in _top_delays(stats.delays(by="domain", top=top), top)},
         },
         "reasons": {cat: [{"reason": r, "count": n} for _, r, n in stats.top_reasons(cat, n=top)]
                     for cat in ("deferred", "bounced", "rejected", "reject_warnings", "warning", "fatal", "panic")},

@@ -38,7 +38,7 @@ import math
 import re
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from mailtop.logs import parse as P
@@ -596,8 +596,9 @@ class LogStats:
 
     @_locked
     def delays(self, window: float | None = None, by: str | None = None,
-               now: float | None = None) -> DelayStats | dict[str, DelayStats]:
-        """Delay percentiles of final deliveries; ``by`` = None, ``"relay"`` or ``"domain"``."""
+               now: float | None = None, top: int | None = None) -> DelayStats | dict[str, DelayStats]:
+        """Delay percentiles of final deliveries; ``by`` = None, ``"relay"`` or ``"domain"``; with
+        ``top``, only the ``top`` relays or domains with the most deliveries (ties by name)."""
         if by not in (None, "relay", "domain"):
             raise ValueError(f"by must be None, 'relay' or 'domain', not {by!r}")
         buckets = self._window(window, now)
@@ -605,7 +606,8 @@ class LogStats:
             if by is None:
                 return self.hist_all.stats()
             hists = self.hist_relay if by == "relay" else self.hist_domain
-            return {k: h.stats() for k, h in hists.items()}
+            keys = hists if top is None else [k for k, _ in _top({k: h.count for k, h in hists.items()}, top)]
+            return {k: hists[k].stats() for k in keys}
         if by is None:
             return _exact([d for b in buckets for d, _, _ in b.delays])
         idx = 1 if by == "relay" else 2
@@ -613,6 +615,8 @@ class LogStats:
         for b in buckets:
             for sample in b.delays:
                 groups.setdefault(sample[idx], []).append(sample[0])
+        if top is not None:
+            groups = {k: groups[k] for k, _ in _top({k: len(v) for k, v in groups.items()}, top)}
         return {k: _exact(v) for k, v in groups.items()}
 
     @_locked
@@ -674,8 +678,18 @@ class LogStats:
         return out
 
 
-def _top(counter: Counter[str], n: int) -> list[tuple[str, int]]:
-    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+def _top(counter: Mapping[str, int], n: int) -> list[tuple[str, int]]:
+    """The ``n`` largest ``(key, count)``, most first, ties by key. Only the items at or above the
+    n-th largest count are sorted with the key (a real log's tens of thousands of addresses)."""
+    if n <= 0:
+        return []
+    if len(counter) > 4 * n + 64:
+        floor = sorted(counter.values(), reverse=True)[n - 1]
+        items = [kv for kv in counter.items() if kv[1] >= floor]
+    else:
+        items = list(counter.items())
+    items.sort(key=lambda kv: (-kv[1], kv[0]))
+    return items[:n]
 
 
 # ----------------------------------------------------------------------------- health

@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailtop.config import ThresholdsConfig
 from mailtop.logs import parse as P
@@ -195,3 +197,30 @@ def test_trace_by_queue_id_address_and_message_id():
     rej = trace("@outside.example", lines)
     assert rej.lines and all("Relay access denied" in ln for ln in rej.lines)
     assert P.is_queue_id(first.queue_id)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([0, 3, 50, 200, 600]), st.integers(1, 40), st.randoms(use_true_random=False), st.integers(0, 30))
+def test_top_lists_equal_a_full_sort(size, spread, rnd, n):
+    """The top-n lists sort only the items at or above the n-th count: the same as sorting them all
+    (most first, ties by key), also with many ties at the cut."""
+    from mailtop.logs.stats import _top
+
+    counts = {f"{rnd.randrange(10**6):06d}@x": rnd.randrange(spread) for _ in range(size)}
+    assert _top(counts, n) == sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def test_delays_of_the_top_relays_and_domains_only():
+    p = LineParser()
+    s = LogStats()
+    for i in range(300):
+        s.add(p.parse(f"Nov 25 10:{i % 60:02d}:00 mail postfix/smtp[1]: 4ABCDE{i:04X}: to=<u@d{i % 7}.example>, "
+                      f"relay=mx{i % 11}[192.0.2.{i % 11}]:25, delay={i % 13}, dsn=2.0.0, status=sent (ok)"))
+    for by in ("relay", "domain"):
+        full = s.delays(by=by)
+        for window in (None, 3600.0):
+            ref = s.delays(window, by=by, now=s.last_ts)
+            got = s.delays(window, by=by, now=s.last_ts, top=3)
+            want = sorted(ref.items(), key=lambda kv: (-kv[1].count, kv[0]))[:3]
+            assert list(got.items()) == want
+        assert len(full) > 3
