@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 static Py_ssize_t NGROUPS = 0;
@@ -512,6 +513,62 @@ static PyObject *scan_bytes(PyObject *self, PyObject *args) {
     return out_done(&out, 1);
 }
 
+/* fast_split's queue-ID hashes: FNV-1a (64 bits) of the ID's bytes, the same for prescan and qhash */
+static inline uint64_t fnv(const unsigned char *s, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static inline int is_alnum(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* prescan(data, bitmap): for every ": " + 6..24 letters and digits + ": " in data (what
+ * fast_split._PRESCAN finds), set the bit of its hash (modulo the bitmap's size in bits, a power of
+ * two) in bitmap. */
+static PyObject *prescan(PyObject *self, PyObject *args) {
+    Py_buffer data, bm;
+    if (!PyArg_ParseTuple(args, "y*w*", &data, &bm)) return NULL;
+    uint64_t bits = (uint64_t)bm.len * 8;
+    if (bits == 0 || (bits & (bits - 1)) != 0) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&bm);
+        PyErr_SetString(PyExc_ValueError, "the bitmap's size in bits must be a power of two");
+        return NULL;
+    }
+    const unsigned char *s = data.buf;
+    unsigned char *b = bm.buf;
+    Py_ssize_t n = data.len;
+    const unsigned char *p = s, *end = s + n;
+    while ((p = memchr(p, ':', (size_t)(end - p))) != NULL) {
+        Py_ssize_t i = p - s;
+        if (i + 1 < n && s[i + 1] == ' ') {
+            Py_ssize_t r = 0;
+            while (i + 2 + r < n && r <= 24 && is_alnum(s[i + 2 + r])) r++;
+            if (r >= 6 && r <= 24 && i + 3 + r < n && s[i + 2 + r] == ':' && s[i + 3 + r] == ' ') {
+                uint64_t h = fnv(s + i + 2, r) & (bits - 1);
+                b[h >> 3] |= (unsigned char)(1u << (h & 7));
+            }
+        }
+        p++;
+    }
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&bm);
+    Py_RETURN_NONE;
+}
+
+/* qhash(qid) -> the hash prescan uses for it (of its UTF-8 bytes) */
+static PyObject *qhash(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (u == NULL) return NULL;
+    return PyLong_FromUnsignedLongLong(fnv((const unsigned char *)u, n) & 0x7fffffffffffffffULL);
+}
+
 static Py_ssize_t group(PyObject *index, const char *name) {
     PyObject *v = PyDict_GetItemString(index, name);   /* borrowed */
     if (v == NULL) {
@@ -570,6 +627,8 @@ static PyObject *configure(PyObject *self, PyObject *pattern) {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_O, "scan(lines) -> (groups per line, lastindex per line, line[:15] per line)"},
+    {"prescan", prescan, METH_VARARGS, "prescan(data, bitmap): set the bit of every queue ID's hash"},
+    {"qhash", qhash, METH_O, "qhash(qid) -> the hash prescan sets a bit for"},
     {"scan_bytes", scan_bytes, METH_VARARGS, "scan_bytes(block, max_line) -> scan(lines of block), or None"},
     {"configure", configure, METH_O, "configure(pattern): read the pattern's group numbers"},
     {NULL, NULL, 0, NULL},

@@ -260,7 +260,10 @@ _VI_SIZE, _VI_SENDER = _GV["size"], _GV["sender"]
 # The same classification in C where it was built (mailtop/logs/_linescan.c: the pattern's groups per
 # line for the common kinds, the pattern's own match for every other line). Without it (no compiler
 # at install time, or MAILTOP_REPORT_C=0) the pattern reads every line: the same answers, slower.
-_scan = _scan_bytes = None
+# fast_split's bitmap of queue-ID hashes is made (prescan) and read (_qhash) with the same hash: C's
+# (FNV-1a of the bytes) with the C module, else Python's hash() of the str.
+_scan = _scan_bytes = _prescan = None
+_qhash = hash
 if os.environ.get("MAILTOP_REPORT_C", "") != "0":
     try:
         from mailtop.logs import _linescan
@@ -269,6 +272,7 @@ if os.environ.get("MAILTOP_REPORT_C", "") != "0":
     else:
         _linescan.configure(_LINE_V)
         _scan, _scan_bytes = _linescan.scan, _linescan.scan_bytes
+        _prescan, _qhash = _linescan.prescan, _linescan.qhash
 _VDROW = itemgetter(_GV["to"], _GV["relay"], _GV["delay"], _GV["status"], _GV["rest"])
 _SLOWM = dict.fromkeys(range(len(_GV) + 1), "")    # stands in for a full-parser line's match
 _SLOWM[_GV["name"]] = None
@@ -331,7 +335,7 @@ def _hist_counts(h: _Hist, counts: Iterable[tuple[tuple[float, int, int], int]])
 
 
 def _carried(bitmap: bytearray, qid: str) -> bool:
-    h = hash(qid) & (CARRY_BITS - 1)
+    h = _qhash(qid) & (CARRY_BITS - 1)
     return bool(bitmap[h >> 3] & (1 << (h & 7)))
 
 
@@ -534,8 +538,9 @@ class _Run:
             if names_list is None:          # one tag prefix, every tag read here
                 pre = next(iter(prefixes))
                 mask = CARRY_BITS - 1
+                qhash = _qhash
                 for qid in set(map(_VQID, compress(ms, qmask))):
-                    h = hash(qid) & mask
+                    h = qhash(qid) & mask
                     if carry[h >> 3] & (1 << (h & 7)):
                         maybe.add(pre + qid)
             else:

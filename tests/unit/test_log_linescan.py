@@ -216,3 +216,38 @@ def test_report_identical_without_the_c_classifier(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(fast, "_scan", None)
     monkeypatch.setattr(fast, "_scan_bytes", None)
     assert same_report([p]) == with_c
+
+
+def _bitmap_by_pattern(data: bytes, bits: int) -> bytearray:
+    from mailtop.logs.fast_split import _PRESCAN
+
+    out = bytearray(bits // 8)
+    for q in _PRESCAN.findall(data):
+        h = fast._qhash(q.decode("ascii")) & (bits - 1)
+        out[h >> 3] |= 1 << (h & 7)
+    return out
+
+
+def _same_prescan(data: bytes) -> None:
+    bits = 1 << 12
+    got = bytearray(bits // 8)
+    fast._prescan(data, got)
+    assert got == _bitmap_by_pattern(data, bits)
+
+
+def test_prescan_finds_what_the_pattern_finds():
+    assert fast._prescan is not None and fast._qhash is not hash
+    _same_prescan("\n".join(_REAL).encode())
+    for data in (b"", b": ABCDEF: ", b": ABCDE: ", b": " + b"A" * 24 + b": ", b": " + b"A" * 25 + b": ",
+                 b": ABCDEF: GHIJKL: x", b": ABCDEF:: ", b": ABCDEF: ", b":: ABCDEF: ", b": ABC-DEF: ",
+                 b"x: ABCDEF:", b": ABCDEF: "[:-1], b": \xc3\xa9ABCDEF: "):
+        _same_prescan(data)
+    with pytest.raises(ValueError):
+        fast._prescan(b"x", bytearray(3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b": ", b":", b" ", b"A", b"z", b"9", b"ABCDEF", b"3Kq8Yk0xYbz4wDk", b"\n", b"-", b"\xff"]),
+                max_size=40))
+def test_prescan_finds_what_the_pattern_finds_in_any_bytes(parts):
+    _same_prescan(b"".join(parts))
