@@ -260,10 +260,15 @@ static int parse(const unsigned char *s, Py_ssize_t n, Parsed *o) {
     return 1;
 }
 
-static int printable(const unsigned char *s, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] > 0x7e) return 0;
-    return 1;
+/* 2 when s[:n] is printable ASCII (0x20-0x7e), 1 when ASCII, 0 else (a loop the compiler vectorizes) */
+static int char_class(const unsigned char *s, Py_ssize_t n) {
+    unsigned char hi = 0, ctl = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        hi |= c & 0x80;
+        ctl |= (unsigned char)((c < 0x20) | (c == 0x7f));
+    }
+    return hi ? 0 : ctl ? 1 : 2;
 }
 
 static PyObject *groups_tuple(void) {
@@ -326,7 +331,7 @@ static int by_pattern(Out *out, Py_ssize_t li, PyObject *line) {
 /* Line ``li``: ``s``/``n`` its characters when it is ASCII (else NULL), ``line`` the str when there
  * is one (scan) or NULL (scan_bytes: made here when needed; ``raw``/``rawn`` its bytes). */
 static int one_line(Out *out, Py_ssize_t li, const unsigned char *s, Py_ssize_t n, PyObject *line,
-                    const char *raw, Py_ssize_t rawn) {
+                    const char *raw, Py_ssize_t rawn, int printable) {
     PyObject *made = NULL;
     if (line == NULL && s == NULL) {              /* not ASCII: decoded as follow._decode does */
         made = line = PyUnicode_DecodeUTF8(raw, rawn, "replace");
@@ -348,7 +353,7 @@ static int one_line(Out *out, Py_ssize_t li, const unsigned char *s, Py_ssize_t 
     }
     PyList_SET_ITEM(out->stamps, li, stamp);
     Parsed o = {0};
-    if (s == NULL || !printable(s, n) || !parse(s, n, &o)) {
+    if (s == NULL || !printable || !parse(s, n, &o)) {
         if (line == NULL) {
             made = line = ascii(s, 0, n);
             if (line == NULL) return -1;
@@ -457,7 +462,8 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
             return out_done(&out, 0);
         }
         const unsigned char *s = PyUnicode_IS_ASCII(line) ? (const unsigned char *)PyUnicode_DATA(line) : NULL;
-        if (one_line(&out, li, s, PyUnicode_GET_LENGTH(line), line, NULL, 0) < 0) return out_done(&out, 0);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+        if (one_line(&out, li, s, n, line, NULL, 0, s != NULL && char_class(s, n) == 2) < 0) return out_done(&out, 0);
     }
     return out_done(&out, 1);
 }
@@ -497,13 +503,8 @@ static PyObject *scan_bytes(PyObject *self, PyObject *args) {
             Py_RETURN_NONE;
         }
         const unsigned char *s = (const unsigned char *)p;
-        int is_ascii = 1;
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (s[i] & 0x80) {
-                is_ascii = 0;
-                break;
-            }
-        if (one_line(&out, li, is_ascii ? s : NULL, n, NULL, p, n) < 0) {
+        int cls = char_class(s, n);
+        if (one_line(&out, li, cls ? s : NULL, n, NULL, p, n, cls == 2) < 0) {
             PyBuffer_Release(&buf);
             return out_done(&out, 0);
         }

@@ -305,7 +305,7 @@ DELIVERY = P.DELIVERY
 
 
 _P_MINUTE, _P_TO, _P_RELAY, _P_TEXT, _P_SIZE, _P_SENT = (itemgetter(i) for i in range(6))
-_I2, _I3, _I4, _I01 = itemgetter(2), itemgetter(3), itemgetter(4), itemgetter(0, 1)
+_I2, _I3, _I4, _I01, _I12 = itemgetter(2), itemgetter(3), itemgetter(4), itemgetter(0, 1), itemgetter(1, 2)
 
 
 def _forwarded(rest: str) -> bool:
@@ -332,6 +332,22 @@ def _hist_counts(h: _Hist, counts: Iterable[tuple[tuple[float, int, int], int]])
     h.count += n
     h.total_us += tot
     h.max = mx
+
+
+def _count_reasons(minutes: list, rkeys: list[tuple[str, str]], statuses: list[str] | str,
+                   reasons: Counter[tuple[str, str]]) -> None:
+    """Rows of (minute bucket, status, reason key) counted in C, then per distinct (minute, status) and
+    (minute, reason key): ``minute.c[status]``, ``minute.reasons[key]``, ``reasons[key]`` (a status
+    for every row, or one for all)."""
+    reasons.update(rkeys)
+    if isinstance(statuses, str):
+        for minute, c in Counter(minutes).items():
+            minute.c[statuses] += c
+    else:
+        for (minute, status), c in Counter(zip(minutes, statuses, strict=True)).items():
+            minute.c[status] += c
+    for (minute, rkey), c in Counter(zip(minutes, rkeys, strict=True)).items():
+        minute.reasons[rkey] += c
 
 
 def _carried(bitmap: bytearray, qid: str) -> bool:
@@ -395,7 +411,7 @@ class _Run:
         self.c_relay: Counter[tuple[str, str]] = Counter()
         self.c_dom: Counter[tuple[str, str]] = Counter()
         self.origins: dict[str, str] = {}   # client= text -> where the message came from (smtpd, postscreen)
-        self.rejects: dict[tuple[bool, str], tuple[str, str]] = {}  # (cleanup?, NOQUEUE reject text) -> reason key
+        self.rejects: dict[tuple[str, str], tuple[str, str]] = {}  # (service, NOQUEUE reject text) -> reason key
         self.reason_keys: dict[tuple[str, str], tuple[str, str]] = {}   # (status, delivery's rest) -> reason key
 
     def _name(self, parser: P.LineParser, name: str) -> tuple:
@@ -793,26 +809,29 @@ class _Run:
         if self.b_sent or self.b_reasons:
             self._count_deliveries()
         if self.b_rej:
+            rows = self.b_rej
             rkeys = self.rejects
-            t, all_counts, reasons = st._t, st.all_counts, st.reasons
-            n = len(self.b_rej)
-            t["rejected"] += n
-            all_counts["rejected"] += n
-            for (minute, service, reason), c in Counter(self.b_rej).items():
-                pair = (service == "cleanup", reason)
-                rkey = rkeys.get(pair)
-                if rkey is None:
-                    if service != "cleanup":
-                        rm = P._REJECT_SMTPD.match(reason)
-                        if rm is not None:
-                            reason = rm.group("reason")
-                    if len(rkeys) > CACHE_MAX:
-                        rkeys.clear()
-                    rkey = rkeys[pair] = ("rejected", st._norm(reason))
-                minute.c["rejected"] += c
-                minute.reasons[rkey] += c
-                reasons[rkey] += c
-            self.b_rej.clear()
+            if len(rkeys) > CACHE_MAX:
+                rkeys.clear()
+            n = len(rows)
+            st._t["rejected"] += n
+            st.all_counts["rejected"] += n
+            pairs = list(map(_I12, rows))                   # (service, NOQUEUE reject text)
+            rks = list(map(rkeys.get, pairs))
+            if None in rks:
+                for i in _positions(rks, None):
+                    pair = pairs[i]
+                    rkey = rkeys.get(pair)
+                    if rkey is None:
+                        service, reason = pair
+                        if service != "cleanup":
+                            rm = P._REJECT_SMTPD.match(reason)
+                            if rm is not None:
+                                reason = rm.group("reason")
+                        rkey = rkeys[pair] = ("rejected", st._norm(reason))
+                    rks[i] = rkey
+            _count_reasons(list(map(_FIRST, rows)), rks, "rejected", st.reasons)
+            rows.clear()
         if self.b_login:
             login_clients = st.login_clients
             st.all_counts["logins"] += len(self.b_login)
@@ -883,26 +902,33 @@ class _Run:
             self.b_bounced.clear()
             self.b_bounced_bk.clear()
         if self.b_reasons:
-            norm = st._norm
-            reasons = st.reasons
-            rkeys = self.reason_keys
-            if len(rkeys) > REASON_CACHE:
-                rkeys.clear()
-            for (minute, status, rest), c in Counter(self.b_reasons).items():
-                if status != "deferred" and status != "bounced":
-                    continue
-                rkey = rkeys.get((status, rest))
-                if rkey is None:
-                    reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
-                    rkey = rkeys[(status, rest)] = (status, norm(reason))
-                if status == "deferred":
-                    t["deferrals"] += c
-                else:
-                    t["bounced"] += c
-                minute.c[status] += c
-                all_counts[status] += c
-                minute.reasons[rkey] += c
-                reasons[rkey] += c
+            rows = self.b_reasons                       # (minute bucket, status, rest)
+            sts = list(map(_SECOND, rows))
+            nd, nb = sts.count("deferred"), sts.count("bounced")
+            if nd + nb != len(rows):                    # other statuses: no reason counted
+                keep = [s == "deferred" or s == "bounced" for s in sts]
+                rows, sts = list(compress(rows, keep)), list(compress(sts, keep))
+            if rows:
+                norm = st._norm
+                rkeys = self.reason_keys
+                if len(rkeys) > REASON_CACHE:
+                    rkeys.clear()
+                pairs = list(map(_I12, rows))           # (status, rest)
+                rks = list(map(rkeys.get, pairs))
+                if None in rks:
+                    for i in _positions(rks, None):
+                        pair = pairs[i]
+                        rkey = rkeys.get(pair)
+                        if rkey is None:
+                            status, rest = pair
+                            reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
+                            rkey = rkeys[pair] = (status, norm(reason))
+                        rks[i] = rkey
+                t["deferrals"] += nd
+                t["bounced"] += nb
+                all_counts["deferred"] += nd
+                all_counts["bounced"] += nb
+                _count_reasons(list(map(_FIRST, rows)), rks, sts, st.reasons)
             self.b_reasons.clear()
 
     def _count_final(self, bks: list, rows: list[tuple], sent: bool) -> None:
