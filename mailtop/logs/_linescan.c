@@ -4,8 +4,8 @@
  * groups (a tuple indexed by group number, as ``m[i]`` of a match object; index 0 unused) and
  * ``ks[i]`` its ``lastindex``; ``stamps[i]`` is ``line[:15]``. Only lines of printable ASCII whose
  * kind is one of the common ones (a delivery, ``from=<..>, size=``, ``client=``, ``message-id=``, a
- * bounce notice, ``removed``, ``NOQUEUE: reject:``, a line that only counts, a Dovecot line of a
- * service that is not ``*-login``) are read here, and only when the pattern's first path through
+ * bounce notice, ``removed``, ``NOQUEUE: reject:``, a line that only counts, a Dovecot line, a
+ * Dovecot ``*-login`` line's ``Login:``) are read here, and only when the pattern's first path through
  * its alternatives and quantifiers matches: a regular expression returns the first path that
  * matches, in a fixed order (alternatives left to right, greedy quantifiers longest first, optional
  * groups taken first), so where the path followed here is the pattern's first path and it matches,
@@ -23,13 +23,13 @@
 
 static Py_ssize_t NGROUPS = 0;
 static Py_ssize_t G_NAME, G_QID, G_TO, G_RELAY, G_DELAY, G_STATUS, G_REST, G_SENDER, G_SIZE, G_CLIENT,
-    G_FEED, G_REMOVED, G_RJ, G_PLAIN, G_DOVECOT;
+    G_FEED, G_REMOVED, G_RJ, G_PLAIN, G_DOVECOT, G_DLOGIN, G_RIP;
 static PyObject *MATCH = NULL;      /* pattern.match */
 static PyObject *EMPTY = NULL;      /* "" */
 static PyObject *DOVECOT_T = NULL;  /* the groups of every Dovecot line read here */
-static PyObject *KINDS[8];          /* lastindex objects */
+static PyObject *KINDS[9];          /* lastindex objects */
 
-enum { K_DELIVERY, K_QUEUED, K_CLIENT, K_FEED, K_REMOVED, K_REJECT, K_PLAIN, K_DOVECOT };
+enum { K_DELIVERY, K_QUEUED, K_CLIENT, K_FEED, K_REMOVED, K_REJECT, K_PLAIN, K_DOVECOT, K_LOGIN };
 
 static inline int is_hex(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
 
@@ -119,7 +119,7 @@ static int parse(const unsigned char *s, Py_ssize_t n, Parsed *o) {
         Py_ssize_t q = p + 9, w = q;
         while (w < n && (is_word(s[w]) || s[w] == '-')) w++;
         if (w == q) return 0;
-        if (w - q >= 6 && memcmp(s + w - 6, "-login", 6) == 0) return 0;   /* logins: the pattern's */
+        int login = w - q >= 6 && memcmp(s + w - 6, "-login", 6) == 0;
         q = w;
         if (q < n && s[q] == '(') {
             Py_ssize_t r = 0;
@@ -141,8 +141,34 @@ static int parse(const unsigned char *s, Py_ssize_t n, Parsed *o) {
             }
         }
         if (!colon_space(s, n, q)) return 0;
-        o->kind = K_DOVECOT;
-        return 1;
+        if (!login) {
+            o->kind = K_DOVECOT;
+            return 1;
+        }
+        /* (?:Info: )?Login: user=<[^>]*>, (?:[a-z_]+=[^,<>=]*, )*?rip=(?!<)(?P<rip>[^,\s]*) */
+        q += 2;
+        if (STARTS(q, "Info: ")) q += 6;
+        if (!STARTS(q, "Login: user=<")) return 0;
+        Py_ssize_t g = angle(s, n, q + 13);
+        if (g < 0) return 0;
+        q = g + 3;
+        for (;;) {
+            if (STARTS(q, "rip=") && !(q + 4 < n && s[q + 4] == '<')) {
+                Py_ssize_t r = q + 4;
+                while (r < n && s[r] != ',' && s[r] != ' ') r++;
+                o->a0 = q + 4;
+                o->a1 = r;
+                o->kind = K_LOGIN;
+                return 1;
+            }
+            Py_ssize_t k = q;
+            while (k < n && ((s[k] >= 'a' && s[k] <= 'z') || s[k] == '_')) k++;
+            if (k == q || k >= n || s[k] != '=') return 0;
+            k++;
+            while (k < n && s[k] != ',' && s[k] != '<' && s[k] != '>' && s[k] != '=') k++;
+            if (!(k + 1 < n && s[k] == ',' && s[k + 1] == ' ')) return 0;
+            q = k + 2;
+        }
     }
     /* (?P<name>[^ \[]+)\[[0-9]{1,20}\]: */
     Py_ssize_t e = p;
@@ -368,6 +394,13 @@ static int one_line(Out *out, Py_ssize_t li, const unsigned char *s, Py_ssize_t 
         Py_INCREF(DOVECOT_T);
         PyList_SET_ITEM(out->ms, li, DOVECOT_T);
         return 0;
+    }
+    if (o.kind == K_LOGIN) {
+        PyObject *t = groups_tuple();
+        if (t == NULL) return -1;
+        PyList_SET_ITEM(out->ms, li, t);
+        put_obj(t, G_DLOGIN, EMPTY);
+        return put(t, G_RIP, s, o.a0, o.a1);
     }
     Py_ssize_t nl = o.name1 - o.name0;
     if (o.kind == K_PLAIN && out->plain != NULL) {   /* the previous plain line's tuple, same tag */
@@ -597,9 +630,9 @@ static PyObject *configure(PyObject *self, PyObject *pattern) {
     NGROUPS = PyLong_AsSsize_t(ng);
     Py_DECREF(ng);
     Py_ssize_t *slots[] = {&G_NAME, &G_QID, &G_TO, &G_RELAY, &G_DELAY, &G_STATUS, &G_REST, &G_SENDER,
-                           &G_SIZE, &G_CLIENT, &G_FEED, &G_REMOVED, &G_RJ, &G_PLAIN, &G_DOVECOT};
+                           &G_SIZE, &G_CLIENT, &G_FEED, &G_REMOVED, &G_RJ, &G_PLAIN, &G_DOVECOT, &G_DLOGIN, &G_RIP};
     const char *names[] = {"name", "qid", "to", "relay", "delay", "status", "rest", "sender", "size",
-                           "client", "K_FEED", "K_REMOVED", "rj", "K_PLAIN", "K_DOVECOT"};
+                           "client", "K_FEED", "K_REMOVED", "rj", "K_PLAIN", "K_DOVECOT", "dlogin", "rip"};
     for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
         *slots[i] = group(d, names[i]);
         if (*slots[i] < 1 || *slots[i] > NGROUPS) {
@@ -610,8 +643,8 @@ static PyObject *configure(PyObject *self, PyObject *pattern) {
     }
     Py_DECREF(d);
     /* the lastindex of each kind: the group that closes last */
-    Py_ssize_t last[8] = {G_REST, G_SIZE, G_CLIENT, G_FEED, G_REMOVED, G_RJ, G_PLAIN, G_DOVECOT};
-    for (int i = 0; i < 8; i++) {
+    Py_ssize_t last[9] = {G_REST, G_SIZE, G_CLIENT, G_FEED, G_REMOVED, G_RJ, G_PLAIN, G_DOVECOT, G_RIP};
+    for (int i = 0; i < 9; i++) {
         Py_XDECREF(KINDS[i]);
         KINDS[i] = PyLong_FromSsize_t(last[i]);
         if (KINDS[i] == NULL) return NULL;

@@ -114,7 +114,17 @@ EDGES = [
     "Nov 24 10:00:00 mail dovecot: imap(u)", "Nov 24 10:00:00 mail dovecot: imap(u)(v): x",
     "Nov 24 10:00:00 mail dovecot:  imap: x", "Nov 24 10:00:00 mail dovecot: imap: x\t", "Nov 24 10:00:00 mail dovecot: imap: é",
     _H + "ABCDEF: to=<a>, relay=r, delay=1, status=sent\t(x)", _H + "ABCDEF: client=x\x1f", _H + "ABCDEF: client=x\x7f",
-]
+] + ["Nov 24 10:00:00 mail dovecot: imap-login: " + tail for tail in (
+    "Login: user=<a>, rip=1.2.3.4 x, lip=1", "Login: user=<a>, x=a>b, rip=1.2.3.4", "Login: user=<a>, x=a<b, rip=1",
+    "Login: user=<a>, x=a=b, rip=1", "Info: Login: user=<a>, rip=1", "Info: Logout: user=<a>, rip=1", "Info:Login: x",
+    "Login: user=<a>, X=1, rip=1", "Login: user=<a>, =1, rip=1", "Login: user=<a>, rip=, lip=1", "Login: user=<a>, rip=",
+    "Login: user=<a>, rip=<1.2.3.4>, lip=1", "Login: user=<a>,rip=1", "Login: user=<a>, a_b=1,rip=2, rip=3",
+    "Login: user=<a>, xrip=1, rip=2", "Login: user=<a>, method=A B, rip=3", "Login: user=<a>, rip=1,x", "Login: user=<a>",
+    "Login: user=<a> rip=1", "Login: user=a, rip=1", "Login: user=<a>, m=1, ", "Login: user=<a>, m=1,  rip=2",
+    "Disconnected (auth failed, 1 attempts in 2 secs): user=<a>, method=PLAIN, rip=1.2.3.4, lip=1",
+    "Aborted login (auth failed, 1 attempts): user=<a>, rip=1", "Login: user=<a>, rip=1\t2")] + [
+    "Nov 24 10:00:00 mail dovecot: imap-login(x)<1><s>: Login: user=<a>, rip=1",
+    "Nov 24 10:00:00 mail dovecot: pop3-login<1>: Login: user=<a>, rip=1", "Nov 24 10:00:00 mail dovecot: imap-login:"]
 
 
 def test_same_as_the_pattern_at_every_edge():
@@ -126,7 +136,8 @@ def test_same_as_the_pattern_at_every_edge():
 _REAL = [ln for src in CAPTURES for ln in src.read_text(errors="replace").splitlines() if ln]
 _TOKENS = ["", " ", ":", ": ", "<", ">", ">, ", ",", ", ", "=", "x", "0", "9", "z", "b", "A", "\t", "\r", "[", "]",
            "(", ")", "é", "NOQUEUE: ", "reject: ", "removed", "to=<", "from=<", "size=", "relay=", "delay=", "status=",
-           "client=", "message-id=", "sender ", "notification: ", "-login", "dovecot: ", "disconnect from ", "\x00"]
+           "client=", "message-id=", "sender ", "notification: ", "-login", "dovecot: ", "disconnect from ", "\x00",
+           "rip=", "Login: user=<", "Info: ", "imap-login: ", "m=x, "]
 
 
 @settings(max_examples=400, deadline=None)
@@ -148,6 +159,8 @@ def test_same_as_the_pattern_on_mutated_real_lines(edits):
 
 
 def st_head(parts: list[str]) -> str:
+    if parts and parts[0] == "imap-login: ":
+        return "Nov 24 10:00:00 mail dovecot: " + "".join(parts)
     head = "Nov 24 10:00:00 mail dovecot: " if parts and parts[0] == "imap" else _H
     return head + "".join(parts)
 
