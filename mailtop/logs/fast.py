@@ -334,12 +334,14 @@ def _hist_counts(h: _Hist, counts: Iterable[tuple[tuple[float, int, int], int]])
     h.max = mx
 
 
-def _count_reasons(minutes: list, rkeys: list[tuple[str, str]], statuses: list[str] | str,
+def _count_reasons(minutes: list | None, rkeys: list[tuple[str, str]], statuses: list[str] | str,
                    reasons: Counter[tuple[str, str]]) -> None:
     """Rows of (minute bucket, status, reason key) counted in C, then per distinct (minute, status) and
     (minute, reason key): ``minute.c[status]``, ``minute.reasons[key]``, ``reasons[key]`` (a status
     for every row, or one for all)."""
     reasons.update(rkeys)
+    if minutes is None:                     # doomed buckets (_Run.doom_minute)
+        return
     if isinstance(statuses, str):
         for minute, c in Counter(minutes).items():
             minute.c[statuses] += c
@@ -355,28 +357,66 @@ def _carried(bitmap: bytearray, qid: str) -> bool:
     return bool(bitmap[h >> 3] & (1 << (h & 7)))
 
 
+class _Redo(Exception):
+    """Chunks were counted without their minute buckets' contents (``_Run.doom_minute``) but one of
+    those buckets is still in the windows at the end: read everything again without that."""
+
+
+def _tail_minute(path: str | os.PathLike[str], ref: float | None) -> int | None:
+    """The minute of the last line of a regular, uncompressed file, as a parser of its own reads it
+    (a guess: ``summarize_fast`` checks what it was used for at the end)."""
+    if str(path).endswith(".gz"):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - 8192))
+            tail = fh.read()
+    except OSError:
+        return None
+    for raw in reversed(tail.rstrip(b"\n").split(b"\n")[1:] if size > 8192 else tail.rstrip(b"\n").split(b"\n")):
+        ev = P.LineParser(ref).parse(raw.decode("utf-8", "replace"))
+        if ev.ts > 0:
+            return int(ev.ts // 60)
+    return None
+
+
 def summarize_fast(paths: Iterable[str | os.PathLike[str] | None], syslog_names: Iterable[str] = (),
                    errors: list[tuple[str, OSError]] | None = None, max_flows: int = 100_000,
-                   split: bool = True) -> LogStats:
+                   split: bool = True, doom: bool = True) -> LogStats:
     """Whole files -> ``LogStats`` (see the module docstring); the arguments of ``command.summarize``.
     One large regular file is read by two processes (``fast_split``) unless ``split`` is False or the
-    environment has ``MAILTOP_REPORT_SPLIT=0``."""
+    environment has ``MAILTOP_REPORT_SPLIT=0``. ``doom``: the chunks of a regular file more than the
+    windows' span before its last line skip the minute buckets' contents (``_Run.doom_minute``)."""
     from mailtop.logs.follow import for_each_input, read_line_batches
 
     stats = LogStats(syslog_names=syslog_names, flows=ReportFlows(max_flows=max_flows))  # type: ignore[arg-type]
     run = _Run(stats)
     paths = list(paths)
     split = split and os.environ.get("MAILTOP_REPORT_SPLIT", "") != "0"
+    doom = doom and all(p is not None and str(p) != "-" for p in paths)    # inputs that can be read again
+    span = int(stats.window_max // 60)
 
     def consume(path: str | os.PathLike[str] | None, ref: float | None) -> None:
+        tail = _tail_minute(path, ref) if doom and path is not None else None
+        run.doom_minute = None if tail is None else tail - span - 2
         if len(paths) == 1 and split and can_split(path):
             read_split(run, path, ref)       # two processes (mailtop.logs.fast_split)
         else:
             run.feed(P.LineParser(ref), read_line_batches(path, REPORT_CHUNK, raw=_scan_bytes is not None))
+        mins = stats._minutes
+        if run.doom_minute is not None and run.doomed_any and mins and mins[0].minute <= run.doom_minute:
+            raise _Redo
+        run.doom_minute = None
 
     from mailtop.logs.fast_split import can_split, read_split
 
-    for_each_input(paths, errors, consume)
+    try:
+        for_each_input(paths, errors, consume)
+    except _Redo:
+        if errors is not None:
+            del errors[:]
+        return summarize_fast(paths, syslog_names, errors, max_flows, split, doom=False)
     return stats
 
 
@@ -413,6 +453,13 @@ class _Run:
         self.origins: dict[str, str] = {}   # client= text -> where the message came from (smtpd, postscreen)
         self.rejects: dict[tuple[str, str], tuple[str, str]] = {}  # (service, NOQUEUE reject text) -> reason key
         self.reason_keys: dict[tuple[str, str], tuple[str, str]] = {}   # (status, delivery's rest) -> reason key
+        # Chunks whose minutes are all at or before doom_minute count their rows without the minute
+        # buckets' contents (the windows' counters, reasons, delay samples, logins): those buckets are
+        # gone from the windows by the end of the input (summarize_fast checks it, else reads again).
+        # The batches are flushed where a chunk's "doomed" differs from the last one's.
+        self.doom_minute: int | None = None
+        self.doomed = False
+        self.doomed_any = False
 
     def _name(self, parser: P.LineParser, name: str) -> tuple:
         """A syslog tag name -> (instance, service, flow key prefix, counted) for Postfix; ``None`` for
@@ -527,6 +574,7 @@ class _Run:
         top = max(m1, mins[-1].minute) if mins else m1
         if m0 <= top - int(st.window_max // 60) - 1:
             return False
+        doomed = self.doom_minute is not None and m1 <= self.doom_minute
         n = len(ks)
         # tags: a Postfix tag of a counted instance is read here; any other line by the full parser
         names = self.names
@@ -565,6 +613,10 @@ class _Run:
                     if name not in bad and _carried(carry, qid):
                         maybe.add(ninfo[name][2] + qid)
         # from here on the chunk is read here
+        if doomed != self.doomed:
+            self._flush_batch()
+            self.doomed = doomed
+            self.doomed_any = self.doomed_any or doomed
         if V_PICKEX in ks:
             for i in _positions(ks, V_PICKEX):
                 m = ms[i]
@@ -830,8 +882,15 @@ class _Run:
                                 reason = rm.group("reason")
                         rkey = rkeys[pair] = ("rejected", st._norm(reason))
                     rks[i] = rkey
-            _count_reasons(list(map(_FIRST, rows)), rks, "rejected", st.reasons)
+            _count_reasons(None if self.doomed else list(map(_FIRST, rows)), rks, "rejected", st.reasons)
             rows.clear()
+        if self.b_login and self.doomed:
+            st.all_counts["logins"] += len(self.b_login)
+            ips = list(map(_SECOND, self.b_login))
+            if "" in ips:
+                ips = [ip or "?" for ip in ips]
+            st.login_clients.update(ips)
+            self.b_login.clear()
         if self.b_login:
             login_clients = st.login_clients
             st.all_counts["logins"] += len(self.b_login)
@@ -924,11 +983,13 @@ class _Run:
                             reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
                             rkey = rkeys[pair] = (status, norm(reason))
                         rks[i] = rkey
-                t["deferrals"] += nd
-                t["bounced"] += nb
-                all_counts["deferred"] += nd
-                all_counts["bounced"] += nb
-                _count_reasons(list(map(_FIRST, rows)), rks, sts, st.reasons)
+                if nd:
+                    t["deferrals"] += nd
+                    all_counts["deferred"] += nd
+                if nb:
+                    t["bounced"] += nb
+                    all_counts["bounced"] += nb
+                _count_reasons(None if self.doomed else list(map(_FIRST, rows)), rks, sts, st.reasons)
             self.b_reasons.clear()
 
     def _count_final(self, bks: list, rows: list[tuple], sent: bool) -> None:
@@ -952,12 +1013,14 @@ class _Run:
                 addrs[to] = (addr, addr[i + 1:] if i > 0 else addr)
         nas = list(map(addrs.__getitem__, tos))
         doms = list(map(_SECOND, nas))
+        doomed = self.doomed
         if sent:
             n = len(rows)
             st._t["delivered"] += n
             st.all_counts["delivered"] += n
-            for b, c in Counter(bks).items():
-                b.c["delivered"] += c
+            if not doomed:
+                for b, c in Counter(bks).items():
+                    b.c["delivered"] += c
             st.recipients.update(map(_FIRST, nas))
             st.recipient_domains.update(doms)
         texts = list(map(_I2, rows))
@@ -974,9 +1037,11 @@ class _Run:
         self.c_text.update(texts)
         self.c_relay.update(zip(relays, texts, strict=True))
         self.c_dom.update(zip(doms, texts, strict=True))
-        samples = list(zip(map(_FIRST, map(dmap.__getitem__, texts)), relays, doms, strict=True))
         if len(self.c_relay) + len(self.c_dom) > FOLD_KEYS:
             self._fold()
+        if doomed:
+            return
+        samples = list(zip(map(_FIRST, map(dmap.__getitem__, texts)), relays, doms, strict=True))
         first = bks[0]
         if bks.count(first) == len(bks):
             first.delays.extend(samples)

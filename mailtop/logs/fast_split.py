@@ -137,10 +137,12 @@ def _hist_state(h: S._Hist) -> tuple:
     return (h.buckets, h.count, h.max, h.total_us)
 
 
-def second_part(path: Any, start: int, ref: float | None, syslog_names: Any, max_flows: int) -> dict[str, Any]:
+def second_part(path: Any, start: int, ref: float | None, syslog_names: Any, max_flows: int,
+                doom_minute: int | None = None) -> dict[str, Any]:
     """Read ``path`` from ``start`` to the end as the second part (in the child): a picklable result."""
     stats = S.LogStats(syslog_names=syslog_names, flows=F.ReportFlows(max_flows=max_flows))  # type: ignore[arg-type]
     run = F._Run(stats)
+    run.doom_minute = doom_minute
     run.carry = _prescan(path, start)
     parser = P.LineParser(ref)
     first_year: list[tuple[int, int]] = []
@@ -167,6 +169,7 @@ def second_part(path: Any, start: int, ref: float | None, syslog_names: Any, max
         "hist_domain": {k: _hist_state(h) for k, h in st.hist_domain.items()},
         "records": run.records, "first_year": first_year[0] if first_year else None,
         "peak": st.flows.peak, "evicted": st.flows.evicted, "unsupported": run.unsupported,
+        "doomed_any": run.doomed_any,
     }
 
 
@@ -224,6 +227,7 @@ def _merge(run: F._Run, parser: P.LineParser, part: dict[str, Any]) -> None:
         b.reasons.update(m.reasons)
         b.auth.update(m.auth)
         b.logins.update(m.logins)
+    run.doomed_any = run.doomed_any or part["doomed_any"]
     st.hist_all = _merge_hist(st.hist_all, part["hist_all"])
     for attr in ("hist_relay", "hist_domain"):
         mine = getattr(st, attr)
@@ -291,10 +295,10 @@ def read_split(run: F._Run, path: Any, ref: float | None, at: int | None = None,
     names, max_flows = tuple(st.syslog_names), st.flows.max_flows
     part: dict[str, Any] | None = None
     if not fork:
-        part = second_part(path, at, ref, names, max_flows)
+        part = second_part(path, at, ref, names, max_flows, run.doom_minute)
         run.feed(parser, _batches(path, 0, at))
     else:
-        part = _in_child(lambda: second_part(path, at, ref, names, max_flows),
+        part = _in_child(lambda: second_part(path, at, ref, names, max_flows, run.doom_minute),
                          lambda: run.feed(parser, _batches(path, 0, at)))
     if _usable(part, run, parser):
         _merge(run, parser, part)  # type: ignore[arg-type]

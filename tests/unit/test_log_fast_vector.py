@@ -298,3 +298,45 @@ def test_two_processes_with_small_chunks(tmp_path: Path, monkeypatch: pytest.Mon
         fast_split.read_split(run, p, MTIME, at=at, fork=False)
         assert report_data(stats, top=50) == ref, at
     assert len(merged) == 3 and taken["vector"] > 50
+
+
+def test_chunks_long_before_the_end_skip_the_windows_contents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A day of log: the chunks more than the windows' span before the last line count their rows
+    without the minute buckets' contents (gone from the windows by the end): same state, same report."""
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 8192)
+    seen: Counter = Counter()
+    real = fast._Run._flush_batch
+
+    def spy(self):  # noqa: ANN001, ANN202
+        seen["doomed" if self.doomed else "kept"] += 1
+        return real(self)
+
+    monkeypatch.setattr(fast._Run, "_flush_batch", spy)
+    p = _write(tmp_path, "gen.log", _gen(20_000, seed=31))
+    _same([p])
+    assert seen["doomed"] > 5 and seen["kept"] > 0
+
+
+def test_a_last_line_that_misleads_the_guess_means_reading_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The last line is hours after the others but makes no minute bucket (a line that only counts):
+    the chunks before are skipped as if the windows would move past them, they do not, so the report
+    is read again without skipping (and equals the full parser's)."""
+    monkeypatch.setattr(fast, "REPORT_CHUNK", 8192)
+    calls: list[bool] = []
+    real = fast.summarize_fast
+
+    def spy(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        calls.append(kw.get("doom", True))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(fast, "summarize_fast", spy)
+    lines = _gen(6_000, seed=32).splitlines(True)
+    last = lines[-1][:15]
+    lines = [ln for ln in lines if ln[:15] != last]
+    mon, day, hms = lines[-1][:3], int(lines[-1][4:6]), lines[-1][7:15]
+    late = f"{mon} {day:2d} {(int(hms[:2]) + 5) % 24:02d}{hms[2:]} mail postfix-lab/smtpd[9]: connect from x[192.0.2.1]\n"
+    if int(hms[:2]) + 5 >= 24:                  # the next day
+        late = f"{mon} {day + 1:2d} {late[7:]}"
+    p = _write(tmp_path, "late.log", "".join(lines) + late)
+    _same([p])
+    assert calls[:2] == [True, False]       # read again without skipping (then the line loop's reference)
