@@ -220,6 +220,9 @@ def _merge(run: F._Run, parser: P.LineParser, part: dict[str, Any]) -> None:
                  "login_clients", "services"):
         getattr(st, name).update(part[name])
     st._t.update(part["t"])
+    # the waiting lines first: the whole lines among them ("L") make minute buckets of the child's
+    # first minutes, which its later minutes, merged next, move out of the windows as in one pass
+    _replay(run, parser, part["records"])
     for m in part["minutes"]:
         b = st._minute(m.minute * 60.0)
         b.c.update(m.c)
@@ -233,7 +236,6 @@ def _merge(run: F._Run, parser: P.LineParser, part: dict[str, Any]) -> None:
         mine = getattr(st, attr)
         for k, state in part[attr].items():
             mine[k] = _merge_hist(mine.get(k), state)
-    _replay(run, parser, part["records"])
 
 
 def _replay(run: F._Run, parser: P.LineParser, records: list[tuple]) -> None:

@@ -340,3 +340,25 @@ def test_a_last_line_that_misleads_the_guess_means_reading_again(tmp_path: Path,
     p = _write(tmp_path, "late.log", "".join(lines) + late)
     _same([p])
     assert calls[:2] == [True, False]       # read again without skipping (then the line loop's reference)
+
+
+def test_two_parts_with_skipped_minutes_give_the_one_pass_state(tmp_path: Path):
+    """Read in two parts (fast_split), each skipping the contents of the minutes long before the last
+    line: every minute bucket, histogram and count equals the one-pass line loop's (the child's waiting
+    whole lines are replayed before its minutes are merged, so their early buckets leave the windows)."""
+    import os
+
+    p = _write(tmp_path, "gen.log", _gen(20_000, seed=33))
+    ref = _state(_line_by_line([p], ()))
+    mtime = os.stat(p).st_mtime
+    tail = fast._tail_minute(p, mtime)
+    size = p.stat().st_size
+    for at in (size // 3, size // 2, size * 2 // 3):
+        stats = fast.LogStats(flows=fast.ReportFlows())  # type: ignore[arg-type]
+        run = fast._Run(stats)
+        run.doom_minute = tail - int(stats.window_max // 60) - 2
+        fast_split.read_split(run, p, mtime, at=at, fork=False)
+        assert run.doomed_any
+        got = _state(stats)
+        for key in ref:
+            assert got[key] == ref[key], (at, key)
