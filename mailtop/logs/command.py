@@ -172,10 +172,16 @@ def render_text(data: dict[str, Any], out=sys.stdout) -> None:
           f"{c['rejected']:>8} {c['logins']:>6} {c['auth_failures']:>8}\n")
     d = data["delays"]
     w("\nDelivery delays (final deliveries: sent or bounced)\n")
-    w(f"  {'':<40} {'count':>7} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8}\n")
+    # as wide as the longest relay or domain (a relay is host[address]:port), within 40..72 columns
+    lw = max([40] + [len(safe(f"relay {k}")) for k in d["by_relay"]] + [len(safe(f"domain {k}")) for k in d["by_domain"]])
+    lw = min(lw, 72)
+    w(f"  {'':<{lw}} {'count':>7} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8}\n")
 
     def drow(label: str, s: dict[str, Any]) -> None:
-        w(f"  {safe(label)[:40]:<40} {s['count']:>7} {_fmt_s(s['p50']):>8} {_fmt_s(s['p90']):>8} "
+        label = safe(label)
+        if len(label) > lw:                     # cut in the middle: the host and the port both stay
+            label = label[: lw // 2 - 1] + "…" + label[len(label) - (lw - lw // 2):]
+        w(f"  {label:<{lw}} {s['count']:>7} {_fmt_s(s['p50']):>8} {_fmt_s(s['p90']):>8} "
           f"{_fmt_s(s['p99']):>8} {_fmt_s(s['max']):>8}\n")
 
     drow("all", d["all"])

@@ -34,3 +34,23 @@ def test_a_reader_that_goes_away_is_no_error(argv: list[str]):
     proc.stderr.close()
     assert proc.wait(timeout=120) == 0 and len(first) == 100
     assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+
+
+def test_long_relay_names_keep_their_host_and_port_in_the_text_report():
+    """The delays table is as wide as its longest relay (up to 72 columns); a longer one is cut in the
+    middle, so both the host's start and the ":port" stay readable."""
+    import io
+
+    from mailtop.logs.command import render_text, report_data, summarize
+
+    data = report_data(summarize([LOG]), top=10)
+    row = data["delays"]["all"]
+    relay = "mx1.a-rather-long-provider-name.example.com[100.102.79.29]:25"
+    huge = "mx." + "x" * 90 + ".example[192.0.2.1]:2525"
+    data["delays"]["by_relay"] = {relay: row, huge: row}
+    out = io.StringIO()
+    render_text(data, out)
+    text = out.getvalue()
+    assert f"relay {relay} " in text
+    line = next(ln for ln in text.splitlines() if "192.0.2.1]:2525" in ln)
+    assert line.startswith("  relay mx.xxx") and "…" in line and len(line) <= 2 + 72 + 5 * 9
