@@ -362,21 +362,28 @@ class _Redo(Exception):
     those buckets is still in the windows at the end: read everything again without that."""
 
 
+_BUCKET_KINDS = frozenset((P.DELIVERY, P.CLIENT, P.REJECT, P.LOGIN))   # lines that make a minute bucket
+
+
 def _tail_minute(path: str | os.PathLike[str], ref: float | None) -> int | None:
-    """The minute of the last line of a regular, uncompressed file, as a parser of its own reads it
-    (a guess: ``summarize_fast`` checks what it was used for at the end)."""
+    """The minute of the last delivery, client=, reject or login line in the last 256 KiB of a
+    regular, uncompressed file, as a parser of its own reads it: a guess of the newest minute bucket
+    at the end (``summarize_fast`` checks what it was used for); None when there is none."""
     if str(path).endswith(".gz"):
         return None
     try:
         with open(path, "rb") as fh:
             size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - 8192))
+            fh.seek(max(0, size - (256 << 10)))
             tail = fh.read()
     except OSError:
         return None
-    for raw in reversed(tail.rstrip(b"\n").split(b"\n")[1:] if size > 8192 else tail.rstrip(b"\n").split(b"\n")):
-        ev = P.LineParser(ref).parse(raw.decode("utf-8", "replace"))
-        if ev.ts > 0:
+    lines = tail.rstrip(b"\n").split(b"\n")
+    if size > len(tail):
+        lines = lines[1:]                   # the first one may be cut
+    for raw in reversed(lines):
+        ev = P.LineParser(ref).parse(raw.decode("utf-8", "replace"))     # each line's year guessed alone
+        if ev.kind in _BUCKET_KINDS and ev.ts > 0:
             return int(ev.ts // 60)
     return None
 

@@ -312,15 +312,27 @@ def test_chunks_long_before_the_end_skip_the_windows_contents(tmp_path: Path, mo
         return real(self)
 
     monkeypatch.setattr(fast._Run, "_flush_batch", spy)
-    p = _write(tmp_path, "gen.log", _gen(20_000, seed=31))
+    calls: list[bool] = []
+    real_sf = fast.summarize_fast
+    monkeypatch.setattr(fast, "summarize_fast", lambda *a, **k: (calls.append(k.get("doom", True)), real_sf(*a, **k))[1])
+    # ends, five minutes after the rest, with a line that makes no minute bucket ("removed"): the
+    # guess is the last delivery's minute, not that line's (else the check would read it all again)
+    import datetime as dt
+
+    text = _gen(20_000, seed=31)
+    last = dt.datetime.strptime("2025 " + text.splitlines()[-1][:15], "%Y %b %d %H:%M:%S") + dt.timedelta(minutes=5)
+    p = _write(tmp_path, "gen.log", text + f"{last:%b} {last.day:2d} {last:%H:%M:%S} mail postfix-lab/qmgr[2]: "
+               "4F00001: removed\n")
     _same([p])
     assert seen["doomed"] > 5 and seen["kept"] > 0
+    assert calls[0] is True and calls.count(False) == 0      # read once: the guess held
 
 
 def test_a_last_line_that_misleads_the_guess_means_reading_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The last line is hours after the others but makes no minute bucket (a line that only counts):
-    the chunks before are skipped as if the windows would move past them, they do not, so the report
-    is read again without skipping (and equals the full parser's)."""
+    """The last line is hours after the others, a client= line the guess takes for one that makes a
+    minute bucket, but of an instance the report skips (no bucket): the chunks before are skipped as if
+    the windows would move past them, they do not, so the input is read again without skipping (and
+    the report equals the full parser's)."""
     monkeypatch.setattr(fast, "REPORT_CHUNK", 8192)
     calls: list[bool] = []
     real = fast.summarize_fast
@@ -334,11 +346,12 @@ def test_a_last_line_that_misleads_the_guess_means_reading_again(tmp_path: Path,
     last = lines[-1][:15]
     lines = [ln for ln in lines if ln[:15] != last]
     mon, day, hms = lines[-1][:3], int(lines[-1][4:6]), lines[-1][7:15]
-    late = f"{mon} {day:2d} {(int(hms[:2]) + 5) % 24:02d}{hms[2:]} mail postfix-lab/smtpd[9]: connect from x[192.0.2.1]\n"
+    late = (f"{mon} {day:2d} {(int(hms[:2]) + 5) % 24:02d}{hms[2:]} mail postfix-other/smtpd[9]: 4ABCDE1234: "
+            "client=x[192.0.2.1]\n")
     if int(hms[:2]) + 5 >= 24:                  # the next day
         late = f"{mon} {day + 1:2d} {late[7:]}"
     p = _write(tmp_path, "late.log", "".join(lines) + late)
-    _same([p])
+    _same([p], ("postfix-lab",))
     assert calls[:2] == [True, False]       # read again without skipping (then the line loop's reference)
 
 
