@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable
 from itertools import compress, groupby
@@ -372,6 +373,8 @@ def _tail_minute(path: str | os.PathLike[str], ref: float | None) -> int | None:
     if str(path).endswith(".gz"):
         return None
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):    # a pipe or a device: read once, never reopened
+            return None
         with open(path, "rb") as fh:
             size = fh.seek(0, os.SEEK_END)
             fh.seek(max(0, size - (256 << 10)))
@@ -401,7 +404,7 @@ def summarize_fast(paths: Iterable[str | os.PathLike[str] | None], syslog_names:
     run = _Run(stats)
     paths = list(paths)
     split = split and os.environ.get("MAILTOP_REPORT_SPLIT", "") != "0"
-    doom = doom and all(p is not None and str(p) != "-" for p in paths)    # inputs that can be read again
+    doom = doom and all(p is not None and str(p) != "-" and os.path.isfile(p) for p in paths)   # read again
     span = int(stats.window_max // 60)
 
     def consume(path: str | os.PathLike[str] | None, ref: float | None) -> None:

@@ -530,8 +530,7 @@ def open_log(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
     fh: BinaryIO
     raw = open(p, "rb")  # noqa: SIM115
     try:
-        magic = raw.read(2)
-        raw.seek(0)
+        magic = raw.peek(2)[:2]          # not read: a named pipe cannot seek back
         if magic == b"\x1f\x8b":
             fh = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         else:

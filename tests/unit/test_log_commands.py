@@ -54,3 +54,28 @@ def test_long_relay_names_keep_their_host_and_port_in_the_text_report():
     assert f"relay {relay} " in text
     line = next(ln for ln in text.splitlines() if "192.0.2.1]:2525" in ln)
     assert line.startswith("  relay mx.xxx") and "…" in line and len(line) <= 2 + 72 + 5 * 9
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_report_reads_a_named_pipe(tmp_path: Path, gz: bool):
+    """A named pipe given as a file (`mailtop report /run/x.fifo`): read once, never seeked (the gzip
+    check peeks), and the report equals the file's."""
+    import gzip
+    import threading
+
+    from mailtop.logs.command import report_data, summarize
+
+    fifo = tmp_path / "mail.fifo"
+    os.mkfifo(fifo)
+    data = LOG.read_bytes()
+
+    def writer() -> None:
+        with open(fifo, "wb") as out:
+            out.write(gzip.compress(data) if gz else data)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    got = report_data(summarize([fifo]), top=20)
+    t.join(10)
+    want = report_data(summarize([LOG]), top=20)
+    assert got["totals"] == want["totals"] and got["totals"]["received"] > 100
