@@ -122,12 +122,28 @@ QUEUE_ID = re.compile(r"\b([0-9A-F]{10,12})\b")
 
 
 class LogWriter(threading.Thread):
-    def __init__(self, path: Path, rate: int) -> None:
+    """Appends log lines at ``rate`` lines/s, dated now: the lab capture's (few distinct senders,
+    recipients and clients), or with ``source`` a log file's, read as it goes (e.g. one from
+    tests/bench/gen_maillog.py, with a real log's tens of thousands of keys), again from its start at
+    its end; queue IDs get a pass number in front from the second pass on."""
+
+    def __init__(self, path: Path, rate: int, source: Path | None = None) -> None:
         super().__init__(daemon=True)
         self.path, self.rate = path, rate
-        self.lines = (DATA / "logs" / "lab-postfix.log").read_text().splitlines()
+        self.source = source
+        self.lines = (DATA / "logs" / "lab-postfix.log").read_text().splitlines() if source is None else []
         self.stop = threading.Event()
         self.written = 0
+
+    def source_lines(self):  # noqa: ANN201
+        """The source file's lines, pass after pass (queue IDs made unique per pass after the first)."""
+        cycle = 0
+        while True:
+            with open(self.source, encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    line = line.rstrip("\n")
+                    yield line if not cycle else QUEUE_ID.sub(lambda m, c=cycle: f"{c:X}" + m.group(1), line)
+            cycle += 1
 
     def cycle_lines(self, cycle: int) -> list[str]:
         """The capture's lines with queue IDs unique to this pass (as on a live host, where every message
@@ -138,6 +154,7 @@ class LogWriter(threading.Thread):
     def run(self) -> None:
         i = 0
         lines = self.lines
+        src = self.source_lines() if self.source is not None else None
         with self.path.open("a") as fh:
             t0 = time.monotonic()
             while not self.stop.is_set():
@@ -147,9 +164,12 @@ class LogWriter(threading.Thread):
                 stamp = time.strftime("%b ", now) + f"{now.tm_mday:2d}" + time.strftime(" %H:%M:%S", now)  # dated now, as on a live host (the
                 # statistics keep per-minute buckets for their window: replayed old dates never age out)
                 while self.written < due:
-                    if i % len(self.lines) == 0:
-                        lines = self.cycle_lines(i // len(self.lines))
-                    line = lines[i % len(lines)]
+                    if src is not None:
+                        line = next(src)
+                    else:
+                        if i % len(self.lines) == 0:
+                            lines = self.cycle_lines(i // len(self.lines))
+                        line = lines[i % len(lines)]
                     chunk.append(stamp + line[15:] if line[:3].isalpha() and line[15:16] == " " else line)
                     i += 1
                     self.written += 1
@@ -488,6 +508,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="dashboard key-to-screen benchmark")
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--rate", type=int, default=2000, help="log lines per second")
+    ap.add_argument("--log-source", type=Path, help="append this log's lines (default: the lab capture's)")
     ap.add_argument("--seconds", type=float, default=60.0, help="idle period for CPU and memory")
     ap.add_argument("--keys", type=int, default=200)
     ap.add_argument("--in-process", action="store_true", help="collectors in threads of the UI process")
@@ -541,7 +562,7 @@ def main() -> int:
             tracer.install()
         peer_r = asyncio.run(drive(app_for(0), args.keys, min(10.0, args.seconds), tracer))
 
-        writer = LogWriter(log, args.rate)
+        writer = LogWriter(log, args.rate, args.log_source)
         writer.start()
         r = asyncio.run(drive(app_for(args.messages), args.keys, args.seconds, tracer))
         with_checks = {}

@@ -34,6 +34,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=600.0, help="idle period after the keys")
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--rate", type=int, default=2000, help="log lines per second")
+    ap.add_argument("--log-source", type=Path, help="append this log's lines (default: the lab capture's)")
     ap.add_argument("--keys", type=int, default=100)
     ap.add_argument("--check-every", type=float, default=10.0)
     args = ap.parse_args()
@@ -51,7 +52,7 @@ def main() -> int:
         wanted += [B.timed_check(s) for s in sources if s.name.startswith("check:")]
         app = MailtopApp(cfg, sources=wanted, read_only="bench")
         app.animation_level = "none"
-        writer = B.LogWriter(log, args.rate)
+        writer = B.LogWriter(log, args.rate, args.log_source)
         writer.start()
         try:
             result = asyncio.run(B.drive(app, args.keys, args.seconds, None))
