@@ -612,6 +612,9 @@ static Py_ssize_t group(PyObject *index, const char *name) {
     return PyLong_AsSsize_t(v);
 }
 
+/* configure(pattern): everything is read and made first, then stored at once: a pattern that fails
+ * (a group missing, an attribute that is not there) leaves the previous configuration as it was
+ * (it had left the group numbers half changed: the next scan wrote outside its tuples). */
 static PyObject *configure(PyObject *self, PyObject *pattern) {
     PyObject *index = PyObject_GetAttrString(pattern, "groupindex");
     if (index == NULL) return NULL;
@@ -627,36 +630,56 @@ static PyObject *configure(PyObject *self, PyObject *pattern) {
         Py_DECREF(d);
         return NULL;
     }
-    NGROUPS = PyLong_AsSsize_t(ng);
+    Py_ssize_t ngroups = PyLong_AsSsize_t(ng);
     Py_DECREF(ng);
-    Py_ssize_t *slots[] = {&G_NAME, &G_QID, &G_TO, &G_RELAY, &G_DELAY, &G_STATUS, &G_REST, &G_SENDER,
-                           &G_SIZE, &G_CLIENT, &G_FEED, &G_REMOVED, &G_RJ, &G_PLAIN, &G_DOVECOT, &G_DLOGIN, &G_RIP};
-    const char *names[] = {"name", "qid", "to", "relay", "delay", "status", "rest", "sender", "size",
-                           "client", "K_FEED", "K_REMOVED", "rj", "K_PLAIN", "K_DOVECOT", "dlogin", "rip"};
-    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
-        *slots[i] = group(d, names[i]);
-        if (*slots[i] < 1 || *slots[i] > NGROUPS) {
+    if (ngroups == -1 && PyErr_Occurred()) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    enum { NSLOTS = 17 };
+    Py_ssize_t *slots[NSLOTS] = {&G_NAME, &G_QID, &G_TO, &G_RELAY, &G_DELAY, &G_STATUS, &G_REST, &G_SENDER,
+                                 &G_SIZE, &G_CLIENT, &G_FEED, &G_REMOVED, &G_RJ, &G_PLAIN, &G_DOVECOT, &G_DLOGIN, &G_RIP};
+    const char *names[NSLOTS] = {"name", "qid", "to", "relay", "delay", "status", "rest", "sender", "size",
+                                 "client", "K_FEED", "K_REMOVED", "rj", "K_PLAIN", "K_DOVECOT", "dlogin", "rip"};
+    Py_ssize_t g[NSLOTS];
+    for (size_t i = 0; i < NSLOTS; i++) {
+        g[i] = group(d, names[i]);
+        if (g[i] < 1 || g[i] > ngroups) {
             Py_DECREF(d);
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad group number");
+            if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "bad group number for %s", names[i]);
             return NULL;
         }
     }
     Py_DECREF(d);
-    /* the lastindex of each kind: the group that closes last */
-    Py_ssize_t last[9] = {G_REST, G_SIZE, G_CLIENT, G_FEED, G_REMOVED, G_RJ, G_PLAIN, G_DOVECOT, G_RIP};
+    /* the lastindex of each kind: the group that closes last (rest, size, client, K_FEED, K_REMOVED,
+     * rj, K_PLAIN, K_DOVECOT, rip) */
+    const int last[9] = {6, 8, 9, 10, 11, 12, 13, 14, 16};
+    PyObject *kinds[9] = {NULL};
+    PyObject *match = NULL, *dovecot_t = NULL;
     for (int i = 0; i < 9; i++) {
-        Py_XDECREF(KINDS[i]);
-        KINDS[i] = PyLong_FromSsize_t(last[i]);
-        if (KINDS[i] == NULL) return NULL;
+        kinds[i] = PyLong_FromSsize_t(g[last[i]]);
+        if (kinds[i] == NULL) goto fail;
     }
-    Py_XDECREF(MATCH);
-    MATCH = PyObject_GetAttrString(pattern, "match");
-    if (MATCH == NULL) return NULL;
-    Py_XDECREF(DOVECOT_T);
-    DOVECOT_T = groups_tuple();
-    if (DOVECOT_T == NULL) return NULL;
-    put_obj(DOVECOT_T, G_DOVECOT, EMPTY);
+    match = PyObject_GetAttrString(pattern, "match");
+    if (match == NULL) goto fail;
+    dovecot_t = PyTuple_New(ngroups + 1);
+    if (dovecot_t == NULL) goto fail;
+    for (Py_ssize_t i = 0; i <= ngroups; i++) {
+        PyObject *v = i == g[14] ? EMPTY : Py_None;   /* K_DOVECOT */
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(dovecot_t, i, v);
+    }
+    /* all made: store */
+    NGROUPS = ngroups;
+    for (size_t i = 0; i < NSLOTS; i++) *slots[i] = g[i];
+    for (int i = 0; i < 9; i++) Py_XSETREF(KINDS[i], kinds[i]);
+    Py_XSETREF(MATCH, match);
+    Py_XSETREF(DOVECOT_T, dovecot_t);
     Py_RETURN_NONE;
+fail:
+    for (int i = 0; i < 9; i++) Py_XDECREF(kinds[i]);
+    Py_XDECREF(match);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {

@@ -222,6 +222,45 @@ def test_wrong_input_is_an_error_not_a_crash():
         fast._scan_bytes("text", 10)
 
 
+_CONFIGURE_AGAIN = r"""
+import re, types
+from mailtop.logs import _linescan, fast
+line = "Nov 24 10:00:00 mail postfix/smtpd[1]: ABCDEF: to=<a>, relay=r, delay=1, status=sent (x)"
+lines = [line, line[:60] + "\u00e9", "Nov 24 10:00:00 mail dovecot: imap(u): x", "Nov 24 10:00:00 mail postfix/smtpd[1]: connect"]
+before = _linescan.scan(lines)
+_linescan.configure(fast._LINE_V)                      # twice: the same answers
+assert _linescan.scan(lines)[0][0] == before[0][0] and _linescan.scan(lines)[1] == before[1]
+ns = types.SimpleNamespace
+bad = [re.compile("(?P<name>x)(?P<qid>y)"),                                      # groups missing
+       ns(groupindex=fast._LINE_V.groupindex, groups=3, match=fast._LINE_V.match),  # numbers beyond groups
+       ns(groupindex=fast._LINE_V.groupindex, groups="18", match=fast._LINE_V.match),
+       ns(groupindex=fast._LINE_V.groupindex, groups=fast._LINE_V.groups),          # no match
+       ns(groupindex={**fast._LINE_V.groupindex, "rip": "16"}, groups=fast._LINE_V.groups), 3]
+for pattern in bad:
+    try:
+        _linescan.configure(pattern)
+    except (TypeError, ValueError, AttributeError):
+        pass
+    else:
+        raise SystemExit(f"configure({pattern!r}) was accepted")
+    after = _linescan.scan(lines * 50)                  # the previous configuration, whole
+    assert after[0][0] == before[0][0] and after[1] == before[1] * 50, pattern
+print("ok")
+"""
+
+
+def test_configure_again_or_with_a_bad_pattern_keeps_a_whole_configuration():
+    """``configure`` twice is fine, and a pattern it refuses leaves the previous configuration as it
+    was: it had stored the group numbers it read before the missing one, so the next scan wrote
+    past the end of its tuples (a segmentation fault). In a child process: a crash is a failure."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _CONFIGURE_AGAIN], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stderr[-2000:]
+
+
 def test_report_identical_without_the_c_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The pure-Python path (no compiler at install time) gives the same report, and so does C."""
     p = _write(tmp_path, "gen.log", _gen(12_000, seed=8))
