@@ -25,6 +25,7 @@ static Py_ssize_t NGROUPS = 0;
 static Py_ssize_t G_NAME, G_QID, G_TO, G_RELAY, G_DELAY, G_STATUS, G_REST, G_SENDER, G_SIZE, G_CLIENT,
     G_FEED, G_REMOVED, G_RJ, G_PLAIN, G_DOVECOT, G_DLOGIN, G_RIP;
 static PyObject *MATCH = NULL;      /* pattern.match */
+static int SCANNING = 0;            /* scans under way: configure() is refused then */
 static PyObject *EMPTY = NULL;      /* "" */
 static PyObject *DOVECOT_T = NULL;  /* the groups of every Dovecot line read here */
 static PyObject *KINDS[9];          /* lastindex objects */
@@ -488,17 +489,30 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
     Py_ssize_t count = PyList_GET_SIZE(arg);
     Out out;
     if (out_new(&out, count) < 0) return out_done(&out, 0);
-    for (Py_ssize_t li = 0; li < count; li++) {
+    /* pattern.match runs Python code (a pattern object of another type, a finalizer the collector
+     * calls) that may change the list: its size is checked before each line, and the line is held */
+    SCANNING++;
+    int ok = 1;
+    for (Py_ssize_t li = 0; ok && li < count; li++) {
+        if (PyList_GET_SIZE(arg) != count) {
+            PyErr_SetString(PyExc_RuntimeError, "scan(): the list changed size during the scan");
+            ok = 0;
+            break;
+        }
         PyObject *line = PyList_GET_ITEM(arg, li);
         if (!PyUnicode_Check(line)) {
             PyErr_SetString(PyExc_TypeError, "scan() takes a list of str");
-            return out_done(&out, 0);
+            ok = 0;
+            break;
         }
+        Py_INCREF(line);
         const unsigned char *s = PyUnicode_IS_ASCII(line) ? (const unsigned char *)PyUnicode_DATA(line) : NULL;
         Py_ssize_t n = PyUnicode_GET_LENGTH(line);
-        if (one_line(&out, li, s, n, line, NULL, 0, s != NULL && char_class(s, n) == 2) < 0) return out_done(&out, 0);
+        ok = one_line(&out, li, s, n, line, NULL, 0, s != NULL && char_class(s, n) == 2) == 0;
+        Py_DECREF(line);
     }
-    return out_done(&out, 1);
+    SCANNING--;
+    return out_done(&out, ok);
 }
 
 /* scan_bytes(block, max_line): the lines of ``block`` (bytes split on "\n", each decoded as
@@ -526,25 +540,31 @@ static PyObject *scan_bytes(PyObject *self, PyObject *args) {
         return out_done(&out, 0);
     }
     const char *p = data, *end = data + len;
+    int ok = 1;
+    SCANNING++;
     for (Py_ssize_t li = 0; li < count; li++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (nl == NULL) nl = end;
         Py_ssize_t n = nl - p;
         if (n > max_line) {
-            PyBuffer_Release(&buf);
-            out_done(&out, 0);
-            Py_RETURN_NONE;
+            ok = -1;
+            break;
         }
         const unsigned char *s = (const unsigned char *)p;
         int cls = char_class(s, n);
         if (one_line(&out, li, cls ? s : NULL, n, NULL, p, n, cls == 2) < 0) {
-            PyBuffer_Release(&buf);
-            return out_done(&out, 0);
+            ok = 0;
+            break;
         }
         p = nl + 1;
     }
+    SCANNING--;
     PyBuffer_Release(&buf);
-    return out_done(&out, 1);
+    if (ok < 0) {
+        out_done(&out, 0);
+        Py_RETURN_NONE;
+    }
+    return out_done(&out, ok);
 }
 
 /* fast_split's queue-ID hashes: FNV-1a (64 bits) of the ID's bytes, the same for prescan and qhash */
@@ -616,6 +636,10 @@ static Py_ssize_t group(PyObject *index, const char *name) {
  * (a group missing, an attribute that is not there) leaves the previous configuration as it was
  * (it had left the group numbers half changed: the next scan wrote outside its tuples). */
 static PyObject *configure(PyObject *self, PyObject *pattern) {
+    if (SCANNING) {   /* from pattern.match: the scan under way holds tuples of the group count it began with */
+        PyErr_SetString(PyExc_RuntimeError, "configure() during a scan");
+        return NULL;
+    }
     PyObject *index = PyObject_GetAttrString(pattern, "groupindex");
     if (index == NULL) return NULL;
     PyObject *d = PyDict_New();

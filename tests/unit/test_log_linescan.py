@@ -261,6 +261,48 @@ def test_configure_again_or_with_a_bad_pattern_keeps_a_whole_configuration():
     assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stderr[-2000:]
 
 
+_PATTERN_CODE_CHANGES_THINGS = r"""
+import re
+from mailtop.logs import _linescan, fast
+lines = ["x%d" % i for i in range(100)]
+class Clears:   # a pattern object whose match changes the list scan() is reading
+    groupindex, groups = fast._LINE_V.groupindex, fast._LINE_V.groups
+    def match(self, s):
+        lines.clear()
+        return fast._LINE_V.match(s)
+class Configures:   # one whose match configures the module again (with 20 more groups)
+    groupindex, groups = fast._LINE_V.groupindex, fast._LINE_V.groups
+    def match(self, s):
+        _linescan.configure(re.compile("(?s)" + "(x)?" * 20 + fast._LINE_V.pattern.removeprefix("(?s)")))
+        return fast._LINE_V.match(s)
+for pattern, text in ((Clears(), "changed size"), (Configures(), "during a scan")):
+    _linescan.configure(pattern)
+    for scan in (lambda: _linescan.scan(lines), lambda: _linescan.scan_bytes("\n".join(lines).encode(), 99)):
+        lines[:] = ["Nov 24 10:00:00 mail postfix/smtpd[1]: connect", "x"] * 50
+        try:
+            scan()
+        except RuntimeError as e:
+            assert text in str(e), e
+        else:
+            assert text == "changed size", "configure() was run during a scan"   # scan_bytes holds its bytes
+_linescan.configure(fast._LINE_V)
+print("ok")
+"""
+
+
+def test_pattern_code_that_changes_the_list_or_the_configuration_is_an_error():
+    """``scan`` calls the pattern's ``match``, which can run Python code (a pattern object of
+    another type, a finalizer): a list changed under it was read past its end (segmentation fault);
+    now the list's size is checked before each line, each line is held while in use, and
+    ``configure`` during a scan is refused (the scan's tuples have the old group count)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _PATTERN_CODE_CHANGES_THINGS], capture_output=True, text=True,
+                       timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stderr[-2000:]
+
+
 def test_report_identical_without_the_c_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The pure-Python path (no compiler at install time) gives the same report, and so does C."""
     p = _write(tmp_path, "gen.log", _gen(12_000, seed=8))
