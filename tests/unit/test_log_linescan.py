@@ -126,6 +126,50 @@ EDGES = [
     "Nov 24 10:00:00 mail dovecot: imap-login(x)<1><s>: Login: user=<a>, rip=1",
     "Nov 24 10:00:00 mail dovecot: pop3-login<1>: Login: user=<a>, rip=1", "Nov 24 10:00:00 mail dovecot: imap-login:"]
 
+# found by breaking one rule of the C code at a time (a review, 2026-11-26): each of these lines
+# fails against the change named beside it, which no other test here caught
+_D = "Nov 24 10:00:00 mail dovecot: "
+EDGES += [
+    _H + "b" * 12 + "z4: client=x",              # the long ID's [safe52]{10,11} let to 12
+    _H + "3Kq8Yk0xYbz4zDk: client=x",            # "z" let into the long ID's [safe51] tail
+    _H + "3Kq8Yk0xYbz4wDu: client=x",            # a vowel ("u") let into the safe alphabet
+    _H + "ABCDEF: to=<a>,xrelay=r, delay=1, status=s",   # ">, " without its space
+    _D + "imap-login: Login: user=<a>,xrip=1",
+    _D + "imap<><s>: x",                         # "<>" taken by the <[0-9]{1,20}> group
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, status=sent\x1f(x)",   # \x1c-\x1f are \s in a str pattern
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, status=sent\x1c",
+    _D + "imap-login: Login: user=<a>, rip=1.2.3.4\x1e, lip=1",
+    _H + "ABCDEF: to=<a>, relay=r, delay=1, status=se(nt) x",      # status stopped at a "("
+    # neighbours: the shared tuple of a plain line and the tag's str are only the previous line's
+    # when the tag is the same (not a prefix of it), the stamp only when it is the same 15 characters
+    _H + "connect from x", _H.replace("smtpd", "smtp") + "connect to x", _H + "x",
+    "Nov 24 10:00:00 mail postfix/smtpd[2]: ABCDEF: client=x", "Nov 24 10:00:00 mail postfix/smtp[2]: ABCDEF: client=x",
+    "abcdefgh\u0100 mail postfix/smtpd[1]: connect from x",
+    "a\x00b\x00c\x00d\x00e\x00f\x00g\x00h mail postfix/smtpd[1]: connect from x",   # its bytes = the UCS-2 stamp's
+]
+
+# lines at an edge that the C code reads itself (the pattern's first path matches there): each is
+# left to the pattern (slower, same answer) by a C change that moves that edge
+READ_HERE = [
+    _H + "bbbbbbbbbz: connect",                  # 9 letters and "z": not _QID_ANY (needs 10 before the "z")
+    _H + "ABCDE: client=x",                      # 5 hex digits: not _QID_ANY
+    _H + "sender notification: X", _H + "ABCDEF: sender notification: X",
+    _H + "connect from x", _H + "ABCDEF: removed",
+    _D + "imap(" + "u" * 200 + "): x", _D + "imap<" + "1" * 20 + "x>: x", _D + "imap<" + "1" * 20 + ">: x",
+    _D + "a_b-c: x", _D + "imap-login: Info: Login: user=<a>, rip=1",
+    _D + "imap-login: Login: user=<a>, a_b=1, rip=2", _D + "imap-login: Login: user=<a>, m=A B, rip=3",
+    _H + "ABCDEF: to=<a>, orig_to=<b>, relay=r, conn_use=2, delay=1, delays=1/2/3/4, dsn=2.0.0, status=s (x)",
+    _H + "ABCDEF: from=<a>, size=" + "1" * 300, _H + "NOQUEUE: reject: x",
+    "Nov 24 10:00:00 mail postfix/smtpd[" + "1" * 20 + "]: connect from x",
+]
+
+
+def test_lines_at_an_edge_are_read_here():
+    assert LINESCAN is not None
+    ms, _, _ = LINESCAN(READ_HERE)
+    assert [line for line, m in zip(READ_HERE, ms, strict=True) if not isinstance(m, tuple)] == []
+    assert _check(READ_HERE) == len(READ_HERE)
+
 
 def test_same_as_the_pattern_at_every_edge():
     edges = EDGES + _edge_lines()
