@@ -527,6 +527,11 @@ static PyObject *scan_bytes(PyObject *self, PyObject *args) {
         return NULL;
     }
     if (!PyArg_ParseTuple(args, "y*n", &buf, &max_line)) return NULL;
+    if (max_line < 0) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "scan_bytes(): max_line must be 0 or more");
+        return NULL;
+    }
     const char *data = buf.buf;
     Py_ssize_t len = buf.len, count = 1;
     if (memchr(data, '\r', (size_t)len) != NULL) {
@@ -618,6 +623,10 @@ static PyObject *prescan(PyObject *self, PyObject *args) {
 /* qhash(qid) -> the hash prescan uses for it (of its UTF-8 bytes) */
 static PyObject *qhash(PyObject *self, PyObject *arg) {
     Py_ssize_t n;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "qhash() takes a str");
+        return NULL;
+    }
     const char *u = PyUnicode_AsUTF8AndSize(arg, &n);
     if (u == NULL) return NULL;
     return PyLong_FromUnsignedLongLong(fnv((const unsigned char *)u, n) & 0x7fffffffffffffffULL);

@@ -264,6 +264,17 @@ def test_wrong_input_is_an_error_not_a_crash():
     assert LINESCAN([]) == ([], [], [])
     with pytest.raises(TypeError):
         fast._scan_bytes("text", 10)
+    with pytest.raises(TypeError):
+        fast._scan_bytes(b"x", None)
+    with pytest.raises(ValueError, match="max_line"):   # was None: "every line is too long"
+        fast._scan_bytes(b"x", -1)
+    assert fast._scan_bytes(b"x", 0) is None and fast._scan_bytes(b"", 0) is not None
+    with pytest.raises(TypeError, match="takes a str"):
+        fast._qhash(b"ABCDEF")
+    with pytest.raises(TypeError):
+        fast._prescan(b"x", bytes(8))                 # the bitmap must be writable
+    with pytest.raises(ValueError):
+        fast._prescan(b"x", bytearray())
 
 
 _CONFIGURE_AGAIN = r"""
