@@ -42,7 +42,7 @@ import os
 import re
 import stat
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import compress, groupby
 from operator import attrgetter, itemgetter
 
@@ -299,8 +299,6 @@ BATCH_MAX = 256
 # real log has tens of thousands of distinct senders, recipients, clients and reasons, most seen a
 # few times: large caches hold megabytes (twice with two processes) for few hits.
 CACHE_MAX = 2048
-ADDR_CACHE = CACHE_MAX
-REASON_CACHE = CACHE_MAX
 FOLD_KEYS = 20000
 DELIVERY = P.DELIVERY
 
@@ -351,6 +349,22 @@ def _count_reasons(minutes: list | None, rkeys: list[tuple[str, str]], statuses:
             minute.c[status] += c
     for (minute, rkey), c in Counter(zip(minutes, rkeys, strict=True)).items():
         minute.reasons[rkey] += c
+
+
+def _cached_keys(pairs: list, cache: dict, make: Callable) -> list:
+    """``cache[p]`` for each of ``pairs``, ``make(p)`` (then cached) where missing: looked up in C for the
+    whole batch, a Python step only per miss. The cache is emptied first when past ``CACHE_MAX``."""
+    if len(cache) > CACHE_MAX:
+        cache.clear()
+    keys = list(map(cache.get, pairs))
+    if None in keys:
+        for i in _positions(keys, None):
+            pair = pairs[i]
+            key = cache.get(pair)
+            if key is None:
+                key = cache[pair] = make(pair)
+            keys[i] = key
+    return keys
 
 
 def _carried(bitmap: bytearray, qid: str) -> bool:
@@ -872,26 +886,19 @@ class _Run:
             self._count_deliveries()
         if self.b_rej:
             rows = self.b_rej
-            rkeys = self.rejects
-            if len(rkeys) > CACHE_MAX:
-                rkeys.clear()
             n = len(rows)
             st._t["rejected"] += n
             st.all_counts["rejected"] += n
-            pairs = list(map(_I12, rows))                   # (service, NOQUEUE reject text)
-            rks = list(map(rkeys.get, pairs))
-            if None in rks:
-                for i in _positions(rks, None):
-                    pair = pairs[i]
-                    rkey = rkeys.get(pair)
-                    if rkey is None:
-                        service, reason = pair
-                        if service != "cleanup":
-                            rm = P._REJECT_SMTPD.match(reason)
-                            if rm is not None:
-                                reason = rm.group("reason")
-                        rkey = rkeys[pair] = ("rejected", st._norm(reason))
-                    rks[i] = rkey
+
+            def reject_key(pair: tuple[str, str]) -> tuple[str, str]:     # (service, NOQUEUE reject text)
+                service, reason = pair
+                if service != "cleanup":
+                    rm = P._REJECT_SMTPD.match(reason)
+                    if rm is not None:
+                        reason = rm.group("reason")
+                return ("rejected", st._norm(reason))
+
+            rks = _cached_keys(list(map(_I12, rows)), self.rejects, reject_key)
             _count_reasons(None if self.doomed else list(map(_FIRST, rows)), rks, "rejected", st.reasons)
             rows.clear()
         if self.b_login and self.doomed:
@@ -979,20 +986,12 @@ class _Run:
                 rows, sts = list(compress(rows, keep)), list(compress(sts, keep))
             if rows:
                 norm = st._norm
-                rkeys = self.reason_keys
-                if len(rkeys) > REASON_CACHE:
-                    rkeys.clear()
-                pairs = list(map(_I12, rows))           # (status, rest)
-                rks = list(map(rkeys.get, pairs))
-                if None in rks:
-                    for i in _positions(rks, None):
-                        pair = pairs[i]
-                        rkey = rkeys.get(pair)
-                        if rkey is None:
-                            status, rest = pair
-                            reason = rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()
-                            rkey = rkeys[pair] = (status, norm(reason))
-                        rks[i] = rkey
+
+                def delivery_key(pair: tuple[str, str]) -> tuple[str, str]:   # (status, rest of the line)
+                    status, rest = pair
+                    return (status, norm(rest[2:-1] if rest[:2] == " (" and rest[-1:] == ")" else rest.strip()))
+
+                rks = _cached_keys(list(map(_I12, rows)), self.reason_keys, delivery_key)
                 if nd:
                     t["deferrals"] += nd
                     all_counts["deferred"] += nd
@@ -1012,7 +1011,7 @@ class _Run:
         st = self.stats
         tos = list(map(_FIRST, rows))
         addrs = self.addrs
-        if len(addrs) > ADDR_CACHE:
+        if len(addrs) > CACHE_MAX:
             addrs.clear()
         for to in set(tos):
             if to not in addrs:
