@@ -784,9 +784,7 @@ class _Run:
                         client = m[_VI_CLIENT]
                         dom = origin.get(client)
                         if dom is None:
-                            if len(origin) > CACHE_MAX:
-                                origin.clear()
-                            dom = origin[client] = origin_of(client)
+                            dom = origin_of(client)
                         nrec += 1
                         minute.c["received"] += 1
                         records.append(("C", key, ts, dom))
@@ -846,9 +844,7 @@ class _Run:
                     client = m[_VI_CLIENT]
                     dom = origin.get(client)
                     if dom is None:
-                        if len(origin) > CACHE_MAX:
-                            origin.clear()
-                        dom = origin[client] = origin_of(client)
+                        dom = origin_of(client)
                     fl.received = dom
                     nrec += 1
                     minute.c["received"] += 1
@@ -919,16 +915,19 @@ class _Run:
             self.b_login.clear()
 
     def _origin(self, client: str) -> str:
-        """Where a message came from (``LogStats._client``): ``gimme_domain`` of ``client=``'s host."""
+        """Where a message came from (``LogStats._client``): ``gimme_domain`` of ``client=``'s host;
+        remembered in ``origins`` by the whole ``client=`` text (the chunk reader looks there first)."""
         c = client.find(", ")
-        if c >= 0:
-            client = client[:c]
+        host = client[:c] if c >= 0 else client
         domains = self.domains
-        dom = domains.get(client)
+        dom = domains.get(host)
         if dom is None:
             if len(domains) > CACHE_MAX:
                 domains.clear()
-            dom = domains[client] = gimme_domain(client)
+            dom = domains[host] = gimme_domain(host)
+        if len(self.origins) > CACHE_MAX:
+            self.origins.clear()
+        self.origins[client] = dom
         return dom
 
     def _count_senders(self, srows: list[tuple[str, str, int]]) -> None:
